@@ -1,0 +1,268 @@
+"""Checking one located submission: parse flags, Pandera models (hard and soft), set rules, 合计.
+
+`pandera_schema(ret, ctx, severity)` is the Pandera model of a return for one tier, generated
+from the declaration; `check(located, ctx, key)` runs everything a single county's return can be
+checked for and returns the typed rows, the findings (one per offending row and column) and the
+version hash of the normalised content.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow
+
+from .checks import EXCEL_NUMBER_PATTERN, ID_PATTERN, id_birth_date, id_check_digit_ok, passes
+from .core import HARD, NUMERIC_KINDS, SOFT, Context, Field, Return
+from .messages import Finding, mask_id
+from .normalise import normalise
+from .read import Located
+
+ARROW_TYPES = {"text": pyarrow.string(), "code": pyarrow.string(), "county": pyarrow.string(),
+               "id_number": pyarrow.string(), "category": pyarrow.string(), "count": pyarrow.int64(),
+               "amount": pyarrow.decimal128(18, 6), "bool": pyarrow.bool_(), "date": pyarrow.date32()}
+
+KIND_WORDS = {  # what a written value must look like, for the `type` rule
+    "count": ("非负整数", "a whole number"),
+    "amount": ("数值", "a number"),
+    "date": ("日期（如2022-03-01）", "a date (such as 2022-03-01)"),
+    "bool": ("“是”或“否”", "是 or 否 (yes or no)"),
+}
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    rule_id: str
+    severity: str
+    columns: tuple[str, ...]
+    zh: str
+    en: str
+
+
+def _field_checks(ret: Return, f: Field, ctx: Context) -> list[tuple[RuleInfo, object]]:
+    """(rule, vectorised check on the column) for one field: bounds, categories, codes, IDs."""
+    rid, lab = f"{ret.return_id}.{f.name}", f.label
+    out = []
+
+    def add(suffix, severity, fn, zh, en):
+        out.append((RuleInfo(f"{rid}.{suffix}", severity, (f.name,), zh, en), fn))
+
+    if f.min is not None:
+        add("min", HARD, lambda s, v=f.min: s >= v, f"{lab}不能小于{f.min}", f"{f.name} must not be below {f.min}")
+    if f.max is not None:
+        add("max", HARD, lambda s, v=f.max: s <= v, f"{lab}不能大于{f.max}", f"{f.name} must not exceed {f.max}")
+    if f.soft_min is not None:
+        add("soft_min", SOFT, lambda s, v=f.soft_min: s >= v, f"{lab}小于{f.soft_min}，请核实",
+            f"{f.name} is below {f.soft_min}: please verify")
+    if f.soft_max is not None:
+        add("soft_max", SOFT, lambda s, v=f.soft_max: s <= v, f"{lab}大于{f.soft_max}，请核实",
+            f"{f.name} is above {f.soft_max}: please verify")
+    if f.kind == "category":
+        allowed = "、".join(f.values)
+        add("category", HARD, lambda s, v=f.values: s.isin(v), f"{lab}只能填写：{allowed}",
+            f"{f.name} must be one of: {', '.join(f.values)}")
+    if f.kind == "county":
+        add("county", HARD, lambda s: s == ctx.county_code,
+            f"县区代码与报送县区（{ctx.county_code}）不一致：不能报送其他县区的数据",
+            f"county code differs from the submitting county ({ctx.county_code}): a county cannot submit another county's rows")
+    if f.county_prefix:
+        add("prefix", HARD, lambda s: s.str.startswith(ctx.county_code), f"{lab}应以本县区代码{ctx.county_code}开头",
+            f"{f.name} must start with the county code {ctx.county_code}")
+    if f.length:
+        add("format", HARD, lambda s, n=f.length: s.str.fullmatch(rf"\d{{{n}}}"), f"{lab}应为{f.length}位数字",
+            f"{f.name} must be {f.length} digits")
+    if f.kind == "id_number":
+        excel = lambda s: s.str.fullmatch(EXCEL_NUMBER_PATTERN).fillna(False).astype(bool)  # noqa: E731
+        add("excel_number", HARD, lambda s: ~excel(s),
+            f"{lab}被Excel存成了数字，后几位已丢失：请把该列设置为文本格式后重新录入",
+            "the ID number was stored by Excel as a number and lost its last digits: format the column as text and type the numbers again")
+        add("format", HARD, lambda s: excel(s) | s.str.fullmatch(ID_PATTERN),
+            f"{lab}应为18位（最后一位可为X）", "the ID number must have 18 characters (the last may be X)")
+        add("check_digit", HARD, lambda s: ~s.str.fullmatch(ID_PATTERN).fillna(False).astype(bool) | id_check_digit_ok(s),
+            f"{lab}校验码错误", "the ID number's check digit is wrong (GB 11643)")
+        add("birth_date", HARD, lambda s: ~s.str.fullmatch(ID_PATTERN).fillna(False).astype(bool) | id_birth_date(s).notna(),
+            f"{lab}中的出生日期不存在", "the ID number holds no real birth date")
+    return out
+
+
+def rule_catalogue(ret: Return, ctx: Context) -> list[tuple[RuleInfo, object, bool]]:
+    """Every Pandera-run rule of a return: (rule, check, is_row_rule)."""
+    rules = [(info, fn, False) for f in ret.fields for info, fn in _field_checks(ret, f, ctx)]
+    rules += [(RuleInfo(r.id, r.severity, r.columns, r.zh, r.en), r.check, True) for r in ret.rules]
+    return rules
+
+
+def pandera_schema(ret: Return, ctx: Context, severity: str) -> pa.DataFrameSchema:
+    """The Pandera model of `ret` for one tier (hard or soft), from its declaration."""
+    columns = {f.name: pa.Column(pd.ArrowDtype(ARROW_TYPES[f.kind]), nullable=True, checks=[]) for f in ret.fields}
+    frame_checks = []
+    for info, fn, row_rule in rule_catalogue(ret, ctx):
+        if info.severity != severity:
+            continue
+        if row_rule:
+            frame_checks.append(pa.Check(lambda df, fn=fn: passes(fn(df, ctx)), name=info.rule_id, ignore_na=False))
+        else:
+            columns[info.columns[0]].checks.append(pa.Check(lambda s, fn=fn: passes(fn(s)), name=info.rule_id, ignore_na=False))
+    return pa.DataFrameSchema(columns, checks=frame_checks, name=f"{ret.return_id}[{severity}]", coerce=False)
+
+
+@dataclass
+class Checked:
+    ret: Return
+    typed: pyarrow.Table                  # typed values and flags; the clear ID only in memory
+    findings: list[Finding]
+    notes: list[str] = field(default_factory=list)
+    content_sha256: str = ""
+
+    @property
+    def rows(self) -> int:
+        return self.typed.num_rows
+
+    @property
+    def hard_count(self) -> int:
+        return sum(1 for f in self.findings if f.severity == HARD)
+
+    @property
+    def soft_count(self) -> int:
+        return sum(1 for f in self.findings if f.severity == SOFT)
+
+    @property
+    def accepted(self) -> bool:
+        return self.hard_count == 0
+
+    def stored(self) -> pyarrow.Table:
+        """The rows as staging stores them: canonical names, ID numbers only as pseudonyms."""
+        cols = {}
+        for f in self.ret.fields:
+            if f.name == "county_code":
+                continue                      # staging carries the submitting county
+            src = f"{f.name}__hash" if f.kind == "id_number" else f.name
+            cols[f.stored_name] = self.typed.column(src)
+        return pyarrow.table(cols)
+
+
+class _Finder:
+    """Turns row positions and field names into findings located as the clerk sees them."""
+
+    def __init__(self, loc: Located, ret: Return):
+        self.loc, self.ret, self.out = loc, ret, []
+
+    def value(self, name: str, i: int) -> str:
+        values = self.loc.columns.get(name)
+        v = values[i] if values is not None and 0 <= i < len(values) else None
+        v = "" if v is None else str(v)
+        return mask_id(v) if self.ret.field(name).kind == "id_number" else v
+
+    def add(self, name: str, i: int, info: RuleInfo):
+        header = self.loc.headers.get(name, self.ret.field(name).label)
+        self.out.append(Finding(self.loc.row_of(name, i), header, self.value(name, i), info.rule_id, info.severity,
+                                info.zh, info.en))
+
+
+def _flag_findings(finder: _Finder, typed: pd.DataFrame, ret: Return):
+    for f in ret.fields:
+        if f.required:
+            info = RuleInfo(f"{ret.return_id}.{f.name}.required", HARD, (f.name,), f"{f.label}必须填写",
+                            f"{f.name} ({f.label}) is required")
+            for i in np.flatnonzero(typed[f"{f.name}__missing"].to_numpy(dtype=bool)):
+                if f.name in finder.loc.columns:          # a missing column is reported once, by the reader
+                    finder.add(f.name, int(i), info)
+        if f.kind in KIND_WORDS:
+            zh, en = KIND_WORDS[f.kind]
+            info = RuleInfo(f"{ret.return_id}.{f.name}.type", HARD, (f.name,), f"{f.label}应为{zh}",
+                            f"{f.name} ({f.label}) must be {en}")
+            for i in np.flatnonzero(typed[f"{f.name}__bad"].to_numpy(dtype=bool)):
+                finder.add(f.name, int(i), info)
+
+
+def _pandera_findings(finder: _Finder, frame: pd.DataFrame, ret: Return, ctx: Context):
+    infos = {info.rule_id: info for info, _, _ in rule_catalogue(ret, ctx)}
+    for severity in (HARD, SOFT):
+        try:
+            pandera_schema(ret, ctx, severity).validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            fc = exc.failure_cases
+            fc = fc[fc["check"].isin(infos.keys())].drop_duplicates(["check", "index"])
+            for rule_id, i in zip(fc["check"], fc["index"]):
+                info = infos[rule_id]
+                for name in info.columns:
+                    finder.add(name, int(i), info)
+
+
+def _set_findings(finder: _Finder, frame: pd.DataFrame, ret: Return):
+    n = len(frame)
+    if ret.one_row and n == 0:
+        finder.out.append(Finding(finder.loc.row_of(ret.fields[0].name, 0) or 1, "", "", f"{ret.return_id}.nil", HARD,
+                                  f"{ret.table_label}每县区填报一行，不能为空表",
+                                  f"{ret.return_id} has one row per county: an empty (nil) return is not valid"))
+    if ret.one_row and n > 1:
+        info = RuleInfo(f"{ret.return_id}.one_row", HARD, (ret.fields[0].name,), f"{ret.table_label}每县区只能填报一行",
+                        f"{ret.return_id} has exactly one row per county")
+        for i in range(1, n):
+            finder.add(ret.fields[0].name, i, info)
+    if ret.key and all(k in frame for k in ret.key):
+        dup = frame.duplicated(list(ret.key), keep="first") & frame[list(ret.key)].notna().all(axis=1)
+        labels = "、".join(ret.field(k).label for k in ret.key)
+        info = RuleInfo(f"{ret.return_id}.{'_'.join(ret.key)}.unique", HARD, ret.key, f"{labels}重复",
+                        f"duplicate {', '.join(ret.key)}")
+        for i in np.flatnonzero(dup.to_numpy(dtype=bool)):
+            finder.add(ret.key[0], int(i), info)
+
+
+def _total_findings(finder: _Finder, loc: Located, ret: Return, frame: pd.DataFrame, total: pd.DataFrame):
+    if loc.uncached:
+        finder.loc.notes.append("有公式没有缓存值，未核对合计行 / a formula has no cached value: the total row was not checked")
+        return
+    for f in ret.fields:
+        if f.kind not in NUMERIC_KINDS or f.name not in loc.total or loc.total[f.name] is None:
+            continue
+        written = total[f.name].iloc[0]
+        if pd.isna(written):
+            continue
+        text = str(loc.total[f.name])
+        places = len(text.split(".")[1]) if "." in text else 0
+        tolerance = Decimal(5) / Decimal(10) ** (places + 1)
+        column_sum = sum((Decimal(str(v)) for v in frame[f.name].dropna()), Decimal(0))
+        if abs(column_sum - Decimal(str(written))) >= tolerance:
+            finder.out.append(Finding(loc.total_row, loc.headers.get(f.name, f.label), text, f"{ret.return_id}.{f.name}.total",
+                                      HARD, f"合计行{f.label}为{text}，与各行之和{column_sum.normalize():f}不符",
+                                      f"the total row's {f.name} is {text}, not the column sum {column_sum.normalize():f}"))
+
+
+def version_hash(table: pyarrow.Table) -> str:
+    """SHA-256 of the normalised content: column names and the multiset of rows (order and layout free)."""
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    rows = np.sort(pd.util.hash_pandas_object(frame.astype("string[pyarrow]"), index=False).to_numpy())
+    h = hashlib.sha256("|".join(table.column_names).encode())
+    h.update(rows.tobytes())
+    return h.hexdigest()
+
+
+def check(loc: Located, ctx: Context, key: bytes) -> Checked:
+    ret = loc.ret
+    finder = _Finder(loc, ret)
+    finder.out.extend(loc.findings)
+    columns = dict(loc.columns)
+    if loc.total is not None:                              # typed together with the rows, then set apart
+        columns = {n: v + [loc.total.get(n)] for n, v in columns.items()}
+    typed = normalise(ret, columns, key) if columns else normalise(ret, {}, key)
+    if loc.total is not None:
+        total_t, typed = typed.slice(typed.num_rows - 1), typed.slice(0, typed.num_rows - 1)
+    frame_all = typed.to_pandas(types_mapper=pd.ArrowDtype)
+    frame = frame_all[ret.names]
+    _flag_findings(finder, frame_all, ret)
+    for r, name in loc.uncached:
+        finder.out.append(Finding(r, loc.headers.get(name, name), "", f"{ret.return_id}.{name}.formula", HARD,
+                                  "公式没有缓存值：请在Excel中打开并保存文件后重新报送",
+                                  "a formula has no cached value: open and save the file in Excel, then send it again"))
+    _pandera_findings(finder, frame, ret, ctx)
+    _set_findings(finder, frame, ret)
+    if loc.total is not None:
+        _total_findings(finder, loc, ret, frame, total_t.to_pandas(types_mapper=pd.ArrowDtype))
+    checked = Checked(ret, typed, finder.out, list(loc.notes))
+    checked.content_sha256 = version_hash(checked.stored())
+    return checked
