@@ -117,6 +117,7 @@ class Checked:
     findings: list[Finding]
     notes: list[str] = field(default_factory=list)
     content_sha256: str = ""
+    source_rows: list[int] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -263,6 +264,6 @@ def check(loc: Located, ctx: Context, key: bytes) -> Checked:
     _set_findings(finder, frame, ret)
     if loc.total is not None:
         _total_findings(finder, loc, ret, frame, total_t.to_pandas(types_mapper=pd.ArrowDtype))
-    checked = Checked(ret, typed, finder.out, list(loc.notes))
+    checked = Checked(ret, typed, finder.out, list(loc.notes), source_rows=list(loc.source_rows))
     checked.content_sha256 = version_hash(checked.stored())
     return checked

@@ -1,0 +1,151 @@
+"""Assets, one per concept, all partitioned by period: the landing inventory, staging per return,
+the submission status, one table per report section, and the figures.
+
+Each asset writes the warehouse itself through the run's transaction and returns a
+`MaterializeResult` with metadata: nothing is pickled into DAGSTER_HOME, so no clear ID number
+reaches Dagster's storage.
+"""
+
+from dataclasses import asdict
+
+import dagster as dg
+import pyarrow as pa
+
+from schemas.catalogue import RETURNS
+from schemas.core import AREAS, COUNTIES
+from shangluo.landing import scan_period
+from warehouse.figures import SECTION_LABELS, SECTIONS, section_figures
+from warehouse.ledger import Ledger
+from warehouse.report import refresh_figures, refresh_section, refresh_status
+
+from .resources import WarehouseResource
+
+period_partitions = dg.DynamicPartitionsDefinition(name="period")
+POOL = "warehouse"          # a pool of one (dagster.yaml): one step writes the warehouse at a time
+GROUP_LANDING, GROUP_STAGING, GROUP_REPORT = "landing", "staging", "report"
+
+
+def _scope(context: dg.AssetExecutionContext) -> tuple[str | None, bool]:
+    tags = context.run.tags
+    return tags.get("shangluo/county") or None, tags.get("shangluo/force") == "true"
+
+
+def _md_table(header: list[str], rows: list[list]) -> dg.MetadataValue:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in r) + " |" for r in rows]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+@dg.asset(key=["landing", "inventory"], partitions_def=period_partitions, group_name=GROUP_LANDING, pool=POOL,
+          description="接收目录扫描：每个报表文件或工作表一行（只读，不改动接收目录） / scan of the landing folder (read-only)")
+def landing_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    period = context.partition_key
+    county, _ = _scope(context)
+    settings = warehouse.settings
+    entries = scan_period(settings.landing, period, settings.max_file_bytes, county)
+    with warehouse.writing() as con:
+        if county:
+            con.execute("delete from landing.inventory where period = ? and county_code = ?", [period, county])
+        else:
+            con.execute("delete from landing.inventory where period = ?", [period])
+        if entries:
+            cols = list(asdict(entries[0]))
+            table = pa.table({c: [getattr(e, c) for e in entries] for c in cols})
+            con.register("new_inventory", table)
+            con.execute("insert into landing.inventory by name select * from new_inventory")
+            con.unregister("new_inventory")
+    kinds = {k: sum(1 for e in entries if e.kind == k) for k in ("part", "explanations", "unusable", "skipped")}
+    notes = [[e.county_code, e.source, e.sheet, e.kind, e.message_zh] for e in entries if e.kind in ("unusable", "skipped")]
+    return dg.MaterializeResult(metadata={**{f"{k}_count": v for k, v in kinds.items()},
+                                          "unusable_or_skipped": _md_table(["县区", "文件", "工作表", "类别", "说明"], notes)})
+
+
+def staging_asset(return_id: str) -> dg.AssetsDefinition:
+    ret = RETURNS[return_id]
+
+    @dg.asset(key=["staging", return_id], partitions_def=period_partitions,
+              group_name=GROUP_STAGING, pool=POOL, deps=[landing_inventory],
+              description=f"{ret.table_label} {ret.title}：采用中的版本 / {return_id}: rows of the versions in force")
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        period = context.partition_key
+        county, force = _scope(context)
+        counties = {county} if county else set(COUNTIES)
+        with warehouse.writing() as con:
+            entries = [e for e in _inventory(con, period, return_id) if not county or e.county_code == county]
+            ledger = Ledger(con, warehouse.settings.landing, warehouse.settings.pii_key(), warehouse.rules_version,
+                            warehouse.run_started)
+            outcomes = ledger.process(ret, period, entries, counties, force)
+        rows = [[c, AREAS.get(c, c), o.state, o.rows, o.hard, o.soft, len(o.processed)] for c, o in outcomes.items()]
+        processed = sum(len(o.processed) for o in outcomes.values())
+        context.log.info(f"{return_id} {period}: {processed} version(s) parsed and checked, "
+                         f"{sum(o.state == 'accepted' for o in outcomes.values())} county(ies) in force")
+        return dg.MaterializeResult(metadata={
+            "counties_in_force": sum(o.state == "accepted" for o in outcomes.values()),
+            "rows_in_force": sum(o.rows for o in outcomes.values()),
+            "versions_processed": processed,
+            "by_county": _md_table(["县区代码", "县区", "状态", "行数", "强制性错误", "核实性警告", "本次处理版本"], rows),
+        })
+
+    return _asset
+
+
+def _inventory(con, period: str, return_id: str):
+    from shangluo.landing import Entry
+    rel = con.sql("select * from landing.inventory where period = ? and return_id = ? and kind in ('part', 'unusable')",
+                  params=[period, return_id])
+    cols = rel.columns
+    return [Entry(**dict(zip(cols, r))) for r in rel.fetchall()]
+
+
+STAGING = {rid: staging_asset(rid) for rid in RETURNS}
+
+
+@dg.asset(key=["landing", "status"], partitions_def=period_partitions, group_name=GROUP_LANDING, pool=POOL,
+          deps=list(STAGING.values()),
+          description="报送状态：谁已报送、谁被退回、谁未报送 / who has submitted what, period × county × return")
+def submission_status(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    period = context.partition_key
+    with warehouse.writing() as con:
+        refresh_status(con, period)
+        rows = con.execute("select county_code, return_id, state, late, newer_rejected from landing.status "
+                           "where period = ? order by county_code, return_id", [period]).fetchall()
+    states = {s: sum(1 for r in rows if r[2] == s) for s in ("accepted", "rejected", "missing")}
+    pending = [[c, AREAS.get(c, c), RETURNS[r].table_label, s, late, nr] for c, r, s, late, nr in rows
+               if s != "accepted" or late or nr]
+    return dg.MaterializeResult(metadata={**states, "needs_attention": _md_table(
+        ["县区代码", "县区", "报表", "状态", "迟报", "最新版本被退回"], pending)})
+
+
+def section_asset(section: str) -> dg.AssetsDefinition:
+    reads = sorted({r for f in section_figures(section) for r, _ in f.reads})
+
+    @dg.asset(key=["report", section], partitions_def=period_partitions,
+              group_name=GROUP_REPORT, pool=POOL, deps=[submission_status, *(STAGING[r] for r in reads)],
+              description=f"{SECTION_LABELS[section]}：期别×地区，未修约 / section {section}, period × area, unrounded")
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.writing() as con:
+            complete = refresh_section(con, context.partition_key, section)
+        return dg.MaterializeResult(metadata={"areas": len(complete), "areas_complete": sum(complete.values())})
+
+    return _asset
+
+
+SECTION_ASSETS = {s: section_asset(s) for s in SECTIONS}
+
+
+@dg.asset(key=["report", "figures"], partitions_def=period_partitions, group_name=GROUP_REPORT, pool=POOL,
+          deps=list(SECTION_ASSETS.values()),
+          description="发布数字：按发布口径修约，附文字 / the published figures, rounded and as text")
+def report_figures(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    period = context.partition_key
+    with warehouse.writing() as con:
+        refresh_figures(con, period)
+        rows = con.execute("select figure_id, text, complete, reason from report.figures "
+                           "where period = ? and area_code = '611000' order by figure_id", [period]).fetchall()
+    return dg.MaterializeResult(metadata={
+        "city_figures": len(rows), "city_complete": sum(1 for r in rows if r[2]),
+        "city": _md_table(["指标", "文字", "完整", "原因"], [list(r) for r in rows]),
+    })
+
+
+ALL_ASSETS = [landing_inventory, *STAGING.values(), submission_status, *SECTION_ASSETS.values(), report_figures]

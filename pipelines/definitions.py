@@ -1,0 +1,11 @@
+"""The Dagster code location: `dagster dev -m pipelines.definitions` (or `shangluo dev`)."""
+import dagster as dg
+
+from .assets import ALL_ASSETS
+from .resources import WarehouseResource
+
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    resources={"warehouse": WarehouseResource()},
+    executor=dg.in_process_executor,   # one process, one transaction per run; steps are cheap
+)

@@ -1,0 +1,75 @@
+"""The warehouse as a Dagster resource: one connection and one transaction per run.
+
+Under the in-process executor the resource is opened once per run: every asset of the run writes
+into the same DuckDB transaction, committed when the run ends with no failed step and rolled back
+otherwise, so a run's changes become visible all at once or not at all (a killed process leaves
+an uncommitted transaction, which DuckDB discards).  The connection is opened only when a run
+starts: never at import time or in a sensor.
+"""
+
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from shangluo.config import Settings, rules_version
+from warehouse.db import connect, ensure_schema
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse and the landing folder of the run (defaults from the environment)."""
+
+    warehouse: str = ""
+    landing: str = ""
+    lock_wait_seconds: float = -1
+
+    _con = PrivateAttr(default=None)
+    _failed = PrivateAttr(default=False)
+    _started = PrivateAttr(default=None)
+
+    @property
+    def settings(self) -> Settings:
+        base = Settings.from_env()
+        return Settings(landing=Path(self.landing).resolve() if self.landing else base.landing,
+                        warehouse=Path(self.warehouse) if self.warehouse else base.warehouse,
+                        lock_wait_seconds=self.lock_wait_seconds if self.lock_wait_seconds >= 0 else base.lock_wait_seconds,
+                        max_file_bytes=base.max_file_bytes)
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext):
+        settings = self.settings
+        con = connect(settings.warehouse, wait_seconds=settings.lock_wait_seconds)
+        try:
+            con.execute("begin transaction")
+            ensure_schema(con)
+            self._con, self._failed, self._started = con, False, datetime.now()
+            yield self
+            if self._failed:
+                con.execute("rollback")
+            else:
+                con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        finally:
+            self._con = None
+            con.close()
+
+    @contextmanager
+    def writing(self):
+        """The run's connection; a failure here rolls back the whole run at its end."""
+        try:
+            yield self._con
+        except BaseException:
+            self._failed = True
+            raise
+
+    @property
+    def run_started(self) -> datetime:
+        return self._started
+
+    @property
+    def rules_version(self) -> str:
+        return rules_version()

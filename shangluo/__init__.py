@@ -1,0 +1,1 @@
+"""Shangluo rural-revitalisation returns: from county returns to the published figures."""

@@ -1,0 +1,209 @@
+"""`shangluo`: the command line for what is not Dagster's.
+
+    shangluo run [--period P] [--county C] [--force]     materialise everything in-process
+    shangluo validate PATH... [--period P] [--county C] [--json]
+    shangluo sql "select ..."                            read-only query of the warehouse
+    shangluo dev                                         the Dagster UI on 127.0.0.1
+
+Exit codes: 0 done (rejected submissions are data, not failure); 1 hard errors (validate) or a
+failed run; 2 bad usage or unusable input; 3 the warehouse is busy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .config import ROOT, ConfigError, Settings
+
+EXIT_OK, EXIT_HARD, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+
+
+def dagster_env() -> dict[str, str]:
+    """DAGSTER_HOME is the repository root (dagster.yaml); state goes to .dagster/ unless set."""
+    state = Path(os.environ.get("SHANGLUO_DAGSTER_STATE") or ROOT / ".dagster")
+    env = {"DAGSTER_HOME": os.environ.get("DAGSTER_HOME") or str(ROOT),
+           "SHANGLUO_DAGSTER_STATE": str(state),
+           "SHANGLUO_DAGSTER_COMPUTE_LOGS": os.environ.get("SHANGLUO_DAGSTER_COMPUTE_LOGS") or str(state / "compute_logs")}
+    os.environ.update(env)
+    return env
+
+
+def _say(text: str = ""):
+    print(text, flush=True)
+
+
+# ------------------------------------------------------------------ run
+
+def cmd_run(args) -> int:
+    settings = Settings.from_env()
+    try:
+        settings.pii_key()
+    except ConfigError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    from shangluo.landing import periods as landing_periods
+    periods = [args.period] if args.period else landing_periods(settings.landing)
+    if not periods:
+        _say(f"接收目录中没有报告期 / no period folder in {settings.landing}")
+        return EXIT_USAGE
+    from warehouse.db import WarehouseBusy, connect
+    try:   # hold the warehouse for the whole command: a second writer waits, then gives up
+        guard = connect(settings.warehouse, wait_seconds=settings.lock_wait_seconds)
+    except WarehouseBusy as exc:
+        _say(str(exc))
+        return EXIT_BUSY
+    try:
+        return _run_periods(settings, periods, args)
+    finally:
+        guard.close()
+
+
+def _run_periods(settings: Settings, periods: list[str], args) -> int:
+    dagster_env()
+    import dagster as dg
+
+    from pipelines.assets import ALL_ASSETS, period_partitions
+    from pipelines.resources import WarehouseResource
+
+    instance = dg.DagsterInstance.get()
+    _free_stale_slots(instance)
+    tags = {"shangluo/county": args.county or "", "shangluo/force": "true" if args.force else "false",
+            "shangluo/trigger": "cli"}
+    started = time.monotonic()
+    for period in periods:
+        if not instance.has_dynamic_partition(period_partitions.name, period):
+            instance.add_dynamic_partitions(period_partitions.name, [period])
+        result = dg.materialize(ALL_ASSETS, partition_key=period, instance=instance, tags=tags,
+                                resources={"warehouse": WarehouseResource(landing=str(settings.landing),
+                                                                          warehouse=str(settings.warehouse))},
+                                raise_on_error=False)
+        if not result.success:
+            failures = [e for e in result.all_events if e.is_step_failure]
+            for e in failures:
+                _say(f"步骤失败 / step failed: {e.step_key}: {e.step_failure_data.error.message.strip()}")
+            _say(f"{period}: 运行失败，数据仓库未改变 / the run failed; the warehouse is unchanged")
+            return EXIT_HARD
+    _summary(settings, periods, time.monotonic() - started)
+    return EXIT_OK
+
+
+def _free_stale_slots(instance):
+    """We hold the warehouse: no other run can be writing, so runs still marked as holding pool
+    slots were killed; free their slots so this run does not wait for them forever."""
+    import dagster as dg
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED,
+                                                                  dg.DagsterRunStatus.STARTING])):
+        storage.free_concurrency_slots_for_run(run.run_id)
+        instance.report_run_failed(run, "stopped while holding no warehouse lock (killed)")
+
+
+def _summary(settings: Settings, periods: list[str], seconds: float):
+    import duckdb
+    con = duckdb.connect(str(settings.warehouse), read_only=False)
+    try:
+        for period in periods:
+            status = dict(con.execute("select state, count(*) from landing.status where period = ? group by state",
+                                      [period]).fetchall())
+            figs = con.execute("select count(*), count(*) filter (where complete) from report.figures "
+                               "where period = ? and area_code = '611000'", [period]).fetchall()[0]
+            _say(f"{period}: 报表 accepted {status.get('accepted', 0)} / rejected {status.get('rejected', 0)} / "
+                 f"missing {status.get('missing', 0)}; 全市指标 {figs[1]}/{figs[0]} complete")
+            for c, r, source, hard in con.execute(
+                    "select county_code, return_id, source, hard_count from landing.submissions "
+                    "where period = ? and status = 'rejected' order by county_code, return_id", [period]).fetchall():
+                _say(f"  退回 rejected: {c} {r} {source} ({hard} hard)")
+    finally:
+        con.close()
+    _say(f"数据仓库 / warehouse: {settings.warehouse}  ({seconds:.1f} s)")
+
+
+# ------------------------------------------------------------------ validate
+
+def cmd_validate(args) -> int:
+    from .validate_files import validate_paths
+    return validate_paths(args)
+
+
+# ------------------------------------------------------------------ sql
+
+def cmd_sql(args) -> int:
+    settings = Settings.from_env()
+    import duckdb
+    if not settings.warehouse.exists():
+        _say(f"数据仓库不存在 / no warehouse at {settings.warehouse}: run `shangluo run` first")
+        return EXIT_USAGE
+    try:
+        con = duckdb.connect(str(settings.warehouse), read_only=True)
+    except duckdb.IOException as exc:
+        _say(f"数据仓库正被写入 / the warehouse is being written: {exc}")
+        return EXIT_BUSY
+    try:
+        rel = con.sql(args.query)
+        if rel is None:
+            return EXIT_OK
+        cols, rows = rel.columns, rel.fetchall()
+    except duckdb.Error as exc:
+        _say(str(exc))
+        return EXIT_HARD
+    finally:
+        con.close()
+    if args.json:
+        print(json.dumps([dict(zip(cols, r)) for r in rows], ensure_ascii=False, default=str, indent=1))
+    else:
+        w = csv_writer()
+        w.writerow(cols)
+        w.writerows(rows)
+    return EXIT_OK
+
+
+def csv_writer():
+    import csv
+    return csv.writer(sys.stdout, lineterminator="\n")
+
+
+# ------------------------------------------------------------------ dev
+
+def cmd_dev(args) -> int:
+    env = {**os.environ, **dagster_env()}
+    cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port), "-m", "pipelines.definitions"]
+    os.chdir(ROOT)
+    os.execvpe(cmd[0], cmd, env)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="shangluo", description="商洛市乡村振兴统计报表 / Shangluo rural-revitalisation returns")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="materialise everything in-process (bundled sample unless SHANGLUO_LANDING is set)")
+    p.add_argument("--period")
+    p.add_argument("--county")
+    p.add_argument("--force", action="store_true", help="parse and check again even what has not changed")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("validate", help="check return files before sending them; no warehouse needed")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--period")
+    p.add_argument("--county")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--xlsx", type=Path, help="write a 审核反馈表 workbook for the clerk")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("sql", help="a read-only query of the warehouse")
+    p.add_argument("query")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sql)
+    p = sub.add_parser("dev", help="the Dagster UI on 127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_dev)
+    args = ap.parse_args(argv)
+    if args.command == "run" and args.period and not (args.period.isdigit() and len(args.period) == 4):
+        ap.error("--period is a year such as 2022")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

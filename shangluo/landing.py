@@ -1,0 +1,127 @@
+"""The landing folder, read-only: `<landing>/<period>/<county_code>/<file>`.
+
+`scan_period` lists what is there for one period -- one `Entry` per submission (a CSV file or a
+sheet), per unusable file, and per skipped file -- without ever writing, moving or deleting.
+Only files under the landing root are read: links that lead out of it are refused.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from schemas.catalogue import match_return
+from schemas.core import AREAS
+from schemas.messages import Unusable
+from schemas.read import EXPLANATION_NAMES, is_system_file, parts_of
+
+READ_SUFFIXES = (".csv", ".xlsx", ".xls")
+
+
+@dataclass(frozen=True)
+class Entry:
+    period: str
+    county_code: str
+    kind: str                  # part / explanations / unusable / skipped
+    source: str                # relative to the landing root
+    sheet: str | None = None
+    return_id: str | None = None
+    file_sha256: str = ""
+    size: int = 0
+    mtime_ns: int = 0
+    message_zh: str = ""
+    message_en: str = ""
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def periods(root: Path) -> list[str]:
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.isdigit() and len(p.name) == 4)
+
+
+def inside(root: Path, path: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int) -> list[Entry]:
+    rel = path.relative_to(root).as_posix()
+    stem_ret = match_return(path.stem)
+    base = dict(period=period, county_code=county, source=rel, return_id=stem_ret.return_id if stem_ret else None)
+    if is_system_file(path.name):
+        return [Entry(kind="skipped", message_zh="系统或锁定文件，已跳过", message_en="system or lock file, skipped", **base)]
+    if path.is_symlink() and not inside(root, path):
+        return [Entry(kind="unusable", message_zh="链接指向接收目录之外，拒绝读取",
+                      message_en="a link that leads out of the landing folder: refused", **base)]
+    if path.suffix.lower() not in READ_SUFFIXES:
+        return [Entry(kind="skipped", message_zh="不是CSV或Excel文件，已跳过", message_en="not a CSV or Excel file, skipped",
+                      **base)]
+    stat = path.stat()
+    if stat.st_size > max_bytes:
+        return [Entry(kind="unusable", size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+                      message_zh=f"文件大小{stat.st_size / 2**20:.0f}MB，超过上限{max_bytes / 2**20:.0f}MB，拒绝读取",
+                      message_en=f"the file is {stat.st_size / 2**20:.0f} MB, over the limit of {max_bytes / 2**20:.0f} MB: refused",
+                      **base)]
+    digest = file_sha256(path)
+    meta = dict(file_sha256=digest, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    try:
+        parts, notes = parts_of(path)
+    except Unusable as exc:
+        return [Entry(kind="unusable", message_zh=exc.zh, message_en=exc.en, **meta, **base)]
+    out = [Entry(kind="skipped", message_zh=n.split(" / ")[0], message_en=n.split(" / ")[-1], **meta, **base) for n in notes]
+    for part in parts:
+        kind = "explanations" if part.ret is None else "part"
+        out.append(Entry(period=period, county_code=county, kind=kind, source=rel, sheet=part.sheet,
+                         return_id=part.ret.return_id if part.ret else None, **meta))
+    return out
+
+
+def scan_period(root: Path, period: str, max_bytes: int, county: str | None = None) -> list[Entry]:
+    root = Path(root)
+    out: list[Entry] = []
+    folder = root / period
+    if not folder.is_dir():
+        return out
+    for county_dir in sorted(folder.iterdir()):
+        name = county_dir.name
+        rel = county_dir.relative_to(root).as_posix()
+        if county and name != county:
+            continue
+        if not county_dir.is_dir() or is_system_file(name):
+            continue
+        if name not in AREAS:
+            out.append(Entry(period, name, "skipped", rel, message_zh="不是县区代码目录，已跳过",
+                             message_en="not a county code folder, skipped"))
+            continue
+        if county_dir.is_symlink() and not inside(root, county_dir):
+            out.append(Entry(period, name, "unusable", rel, message_zh="链接指向接收目录之外，拒绝读取",
+                             message_en="a link that leads out of the landing folder: refused"))
+            continue
+        for path in sorted(county_dir.iterdir()):
+            if path.is_dir():
+                continue
+            out.extend(scan_file(root, period, name, path, max_bytes))
+    return out
+
+
+def explanation_file(name: str) -> bool:
+    return Path(name).stem.strip() in EXPLANATION_NAMES
+
+
+def walk_files(root: Path):
+    """Every regular file under the landing root (for the read-only check in tests)."""
+    for dirpath, _, names in os.walk(root):
+        for n in names:
+            yield Path(dirpath) / n

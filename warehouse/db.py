@@ -1,0 +1,217 @@
+"""DuckDB access: one writer, explicit transactions, the warehouse DDL derived from declarations.
+
+Every table and column carries a `COMMENT ON` with its Chinese label and unit: the warehouse is
+its own data dictionary.  Nothing here runs at import time.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from schemas.catalogue import RETURNS
+from schemas.core import AREAS, CITY_CODE, COUNTIES
+
+from .figures import SECTION_LABELS, SECTIONS, VALUE_SCALE, section_figures
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+
+class WarehouseBusy(Exception):
+    """Another process holds the warehouse for writing."""
+
+
+def connect(path: str | Path, read_only: bool = False, wait_seconds: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; a writer waits up to `wait_seconds` for another writer to finish."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"数据仓库正被另一个进程写入，等待{wait_seconds:g}秒后放弃 / the warehouse {path} is being written by "
+                    f"another process; gave up after waiting {wait_seconds:g} s") from exc
+            time.sleep(0.25)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection):
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# ------------------------------------------------------------------ DDL
+
+SYSTEM_COLUMNS = {
+    "period": ("VARCHAR", "报告期（年） / reporting period"),
+    "county_code": ("VARCHAR", "县区代码（GB/T 2260），来自报送目录 / county code, from the landing folder"),
+    "submission_id": ("VARCHAR", "报送版本编号 / submission (version) id, see landing.submissions"),
+    "source_row": ("INTEGER", "源文件中的行号（Excel行号或CSV行号） / row in the source file (Excel row or CSV line)"),
+}
+
+LEDGER = {
+    "landing.submissions": ("报送版本台账：每个收到的版本一行 / one row per version received", {
+        "submission_id": ("VARCHAR", "报送版本编号 / submission id"),
+        "period": ("VARCHAR", "报告期 / period"),
+        "county_code": ("VARCHAR", "县区代码 / county code"),
+        "return_id": ("VARCHAR", "报表编号 / return id"),
+        "source": ("VARCHAR", "文件（相对于接收目录） / file, relative to landing"),
+        "sheet": ("VARCHAR", "工作表名（CSV为空） / sheet name (NULL for CSV)"),
+        "content_sha256": ("VARCHAR", "规范化内容的SHA-256 / SHA-256 of the normalised content"),
+        "rules_version": ("VARCHAR", "审核规则版本 / version of the rules that checked it"),
+        "rows": ("BIGINT", "数据行数 / data rows"),
+        "first_seen_at": ("TIMESTAMP", "首次收到时间 / first seen at"),
+        "status": ("VARCHAR", "状态：accepted 已采用 / rejected 已退回 / superseded 已替代 / withdrawn 已撤回"),
+        "hard_count": ("INTEGER", "强制性错误数 / hard violations of the return's own rules"),
+        "soft_count": ("INTEGER", "核实性警告数 / soft warnings of the return's own rules"),
+        "file_sha256": ("VARCHAR", "文件字节的SHA-256 / SHA-256 of the file's bytes"),
+        "notes": ("VARCHAR", "读取说明（跳过的行和列） / reading notes (skipped rows and columns)"),
+    }),
+    "landing.files": ("已读取文件缓存：未变化的文件不再解析 / files already read: unchanged files are not parsed again", {
+        "source": ("VARCHAR", "文件（相对于接收目录） / file, relative to landing"),
+        "sheet": ("VARCHAR", "工作表名 / sheet"),
+        "file_sha256": ("VARCHAR", "文件字节的SHA-256 / SHA-256 of the file's bytes"),
+        "rules_version": ("VARCHAR", "审核规则版本 / rules version"),
+        "submission_id": ("VARCHAR", "对应的报送版本 / the version it holds"),
+        "seen_at": ("TIMESTAMP", "读取时间 / read at"),
+    }),
+    "landing.inventory": ("接收目录当前内容：每个报表文件或工作表一行 / what landing holds now, one row per file or sheet", {
+        "period": ("VARCHAR", "报告期 / period"),
+        "county_code": ("VARCHAR", "县区代码（目录名） / county code (folder name)"),
+        "kind": ("VARCHAR", "part 报表 / explanations 说明 / unusable 无法读取 / skipped 已跳过"),
+        "source": ("VARCHAR", "文件（相对于接收目录） / file, relative to landing"),
+        "sheet": ("VARCHAR", "工作表名 / sheet"),
+        "return_id": ("VARCHAR", "报表编号 / return id"),
+        "file_sha256": ("VARCHAR", "文件字节的SHA-256 / SHA-256 of the file's bytes"),
+        "size": ("BIGINT", "文件大小（字节） / size in bytes"),
+        "mtime_ns": ("BIGINT", "修改时间（纳秒） / modification time, ns"),
+        "message_zh": ("VARCHAR", "说明（中文） / note in Chinese"),
+        "message_en": ("VARCHAR", "说明（英文） / note in English"),
+    }),
+    "landing.status": ("报送状态：期别×县区×报表 / submission status, period × county × return", {
+        "period": ("VARCHAR", "报告期 / period"),
+        "county_code": ("VARCHAR", "县区代码 / county code"),
+        "return_id": ("VARCHAR", "报表编号 / return id"),
+        "state": ("VARCHAR", "accepted 有采用版本 / rejected 已报送但无采用版本 / missing 未报送"),
+        "submission_id": ("VARCHAR", "采用中的版本 / submission in force"),
+        "first_seen_at": ("TIMESTAMP", "采用版本首次收到时间 / first seen at (version in force)"),
+        "late": ("BOOLEAN", "晚于截止日期报送 / first seen after the deadline"),
+        "newer_rejected": ("BOOLEAN", "最新版本被退回，旧版本仍在采用 / the newest version was rejected, an older one stays in force"),
+    }),
+    "quality.violations": ("审核发现：每条违反一行 / one row per violation", {
+        "period": ("VARCHAR", "报告期 / period"),
+        "county_code": ("VARCHAR", "县区代码 / county code"),
+        "return_id": ("VARCHAR", "报表编号 / return id"),
+        "submission_id": ("VARCHAR", "报送版本 / submission id"),
+        "source": ("VARCHAR", "文件（相对于接收目录） / file, relative to landing"),
+        "sheet": ("VARCHAR", "工作表名 / sheet"),
+        "source_row": ("INTEGER", "行号（Excel行号或CSV行号） / row as the clerk sees it"),
+        "column_header": ("VARCHAR", "文件中的列名 / column header as written"),
+        "value": ("VARCHAR", "填报值（身份证号已脱敏） / value as written (ID numbers masked)"),
+        "rule_id": ("VARCHAR", "规则编号 / rule id"),
+        "severity": ("VARCHAR", "hard 强制性 / soft 核实性"),
+        "message_zh": ("VARCHAR", "说明（中文） / message in Chinese"),
+        "message_en": ("VARCHAR", "说明（英文） / message in English"),
+        "status": ("VARCHAR", "open 待核实 / explained 已说明"),
+        "explanation": ("VARCHAR", "县区说明 / the county's explanation"),
+    }),
+    "ref.areas": ("地区 / areas: the city and its 7 counties", {
+        "area_code": ("VARCHAR", "地区代码 / area code (611000 is the city)"),
+        "area_name": ("VARCHAR", "地区名称 / area name"),
+    }),
+    "ref.area_members": ("地区包含的报送单位 / which reporting units add to each area", {
+        "area_code": ("VARCHAR", "地区代码 / area code"),
+        "county_code": ("VARCHAR", "报送单位（县区或市本级） / reporting unit (county or 市本级)"),
+    }),
+    "report.figures": ("公开发布的数字：期别×地区×指标 / the published figures, period × area × figure", {
+        "period": ("VARCHAR", "报告期 / period"),
+        "area_code": ("VARCHAR", "地区代码 / area code"),
+        "figure_id": ("VARCHAR", "指标编号 / figure id"),
+        "section": ("VARCHAR", "报告部分 / report section"),
+        "label_zh": ("VARCHAR", "指标名称 / label"),
+        "value": (f"DECIMAL(18,{VALUE_SCALE})", "按发布口径修约后的值 / value, rounded as published, in the published unit"),
+        "unit": ("VARCHAR", "单位 / unit"),
+        "text": ("VARCHAR", "发布文字 / the text as printed"),
+        "complete": ("BOOLEAN", "所需报表均已采用 / every county has every return the figure reads in force"),
+        "reason": ("VARCHAR", "不完整的原因（缺少的县区和报表） / why not complete: missing counties and returns"),
+    }),
+}
+
+
+def staging_columns(ret) -> dict[str, tuple[str, str]]:
+    cols = dict(SYSTEM_COLUMNS)
+    for f in ret.fields:
+        if f.name == "county_code":
+            continue
+        comment = f.label + (f"（{f.unit}）" if f.unit and f.unit not in f.label else "")
+        if f.kind == "id_number":
+            comment += "：HMAC-SHA256假名，不存明文 / HMAC-SHA256 pseudonym, never the clear ID number"
+        elif f.note:
+            comment += f"；{f.note}"
+        cols[f.stored_name] = (f.sql_type, f"{comment} / {f.name}")
+    return cols
+
+
+def section_columns(section: str) -> dict[str, tuple[str, str]]:
+    cols = {"period": ("VARCHAR", "报告期 / period"), "area_code": ("VARCHAR", "地区代码 / area code"),
+            "area_name": ("VARCHAR", "地区名称 / area name")}
+    for f in section_figures(section):
+        cols[f.figure_id] = (None, f"{f.label_zh}（{f.unit}，未修约） / {f.figure_id}, unrounded, in {f.unit}")
+    cols["complete"] = ("BOOLEAN", "本部分所有指标完整 / every figure of the section is complete")
+    return cols
+
+
+def _create(con, table: str, comment: str, columns: dict[str, tuple[str, str]]):
+    con.execute(f"create table if not exists {table} (" +
+                ", ".join(f'"{c}" {t}' for c, (t, _) in columns.items()) + ")")
+    con.execute(f"comment on table {table} is {_q(comment)}")
+    for c, (_, text) in columns.items():
+        con.execute(f'comment on column {table}."{c}" is {_q(text)}')
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection):
+    """Create what is missing and (re)write every comment. Idempotent; run inside the run's transaction."""
+    for schema in ("landing", "staging", "quality", "report", "ref"):
+        con.execute(f"create schema if not exists {schema}")
+    con.execute((SQL_DIR / "macros.sql").read_text(encoding="utf-8"))
+    for table, (comment, columns) in LEDGER.items():
+        _create(con, table, comment, columns)
+    for ret in RETURNS.values():
+        _create(con, f"staging.{ret.return_id}",
+                f"{ret.table_label} {ret.title}：采用中的版本的数据行 / {ret.return_id}: rows of the versions in force",
+                staging_columns(ret))
+    con.execute("delete from ref.areas")
+    con.executemany("insert into ref.areas values (?, ?)", list(AREAS.items()))
+    con.execute("delete from ref.area_members")
+    members = [(c, c) for c in COUNTIES] + [(CITY_CODE, c) for c in (*COUNTIES, CITY_CODE)]
+    con.executemany("insert into ref.area_members values (?, ?)", members)
+
+
+def section_sql(section: str) -> str:
+    return (SQL_DIR / "sections" / f"{section}.sql").read_text(encoding="utf-8")
+
+
+def ensure_section_table(con, section: str, select_sql: str):
+    """The section table takes its figure columns' types from its SQL."""
+    rel = con.sql(f"select * from ({select_sql}) limit 0")
+    types = {c: str(t) for c, t in zip(rel.columns, rel.types)}
+    columns = {c: (t or types[c], text) for c, (t, text) in section_columns(section).items()}
+    _create(con, f"report.{section}", f"{SECTION_LABELS[section]}：期别×地区 / section {section}, period × area",
+            columns)

@@ -1,0 +1,126 @@
+"""Submission status, the section tables and the figures, for one period.
+
+A figure is `complete` when every county has a version in force of each return its definition
+reads (P-1 included); its value is the aggregate of what is in force, NULL only when nothing (or
+no denominator) is in force, and `reason` names the missing counties and returns.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import duckdb
+import pyarrow as pa
+
+from schemas.catalogue import RETURN_IDS, RETURNS
+from schemas.core import AREAS, CITY_CODE, COUNTIES
+from shangluo.config import deadline
+
+from .db import ensure_section_table, section_sql
+from .figures import SECTIONS, VALUE_SCALE, Figure, section_figures
+
+
+def refresh_status(con: duckdb.DuckDBPyConnection, period: str):
+    con.execute("delete from landing.status where period = ?", [period])
+    con.execute("""
+        insert into landing.status
+        with units as (
+            select unnest($counties) as county_code
+            union select county_code from landing.submissions where period = $period and county_code = $city
+        ), kept as (
+            select * from landing.submissions where period = $period and status <> 'withdrawn'
+        ), in_force as (
+            select * from kept where status = 'accepted'
+        ), newest as (
+            select county_code, return_id, arg_max(status, first_seen_at) as newest_status
+            from kept group by county_code, return_id
+        )
+        select $period, u.county_code, r.return_id,
+               case when f.submission_id is not null then 'accepted'
+                    when n.newest_status is not null then 'rejected' else 'missing' end,
+               f.submission_id, f.first_seen_at,
+               f.first_seen_at > $deadline,
+               f.submission_id is not null and n.newest_status = 'rejected'
+        from units u cross join (select unnest($returns) as return_id) r
+        left join in_force f on f.county_code = u.county_code and f.return_id = r.return_id
+        left join newest n on n.county_code = u.county_code and n.return_id = r.return_id
+    """, {"period": period, "city": CITY_CODE, "counties": list(COUNTIES), "returns": list(RETURN_IDS),
+          "deadline": deadline(period)})
+
+
+def _in_force(con, periods: list[str]) -> set[tuple[str, str, str]]:
+    return set(con.execute(
+        "select period, county_code, return_id from landing.status where state = 'accepted' and period in "
+        "(select unnest(?))", [periods]).fetchall())
+
+
+def completeness(fig: Figure, period: str, area: str, in_force: set[tuple[str, str, str]]
+                 ) -> tuple[bool, bool, str | None]:
+    """(complete, anything in force for every input, reason)."""
+    required = list(COUNTIES) if area == CITY_CODE else [area]
+    members = [*required, CITY_CODE] if area == CITY_CODE else required
+    missing, some_input_empty = [], False
+    for return_id, offset in fig.reads:
+        q = str(int(period) + offset)
+        missing += [(c, return_id, q) for c in required if (q, c, return_id) not in in_force]
+        if not any((q, c, return_id) in in_force for c in members):
+            some_input_empty = True
+    if not missing:
+        return True, True, None
+    zh = "、".join(f"{AREAS[c]}{RETURNS[r].table_label}（{q}）" for c, r, q in missing)
+    en = ", ".join(f"{c} {r} {q}" for c, r, q in missing)
+    return False, not some_input_empty, f"未采用：{zh} / not in force: {en}"
+
+
+def _set_period(con, period: str):
+    con.execute(f"set variable period = '{int(period)}'")
+    con.execute(f"set variable previous_period = '{int(period) - 1}'")
+
+
+def refresh_section(con: duckdb.DuckDBPyConnection, period: str, section: str) -> dict[str, bool]:
+    """Rebuild report.<section> for `period`: one row per area; returns area -> complete."""
+    _set_period(con, period)
+    in_force = _in_force(con, [period, str(int(period) - 1)])
+    sql = section_sql(section)
+    ensure_section_table(con, section, sql)
+    rel = con.sql(sql)
+    rows = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+    for row in rows:
+        area, complete = row["area_code"], True
+        for fig in section_figures(section):
+            fig_complete, usable, _ = completeness(fig, period, area, in_force)
+            if not usable:
+                row[fig.figure_id] = None
+            complete &= fig_complete
+        row.update(period=period, area_name=AREAS[area], complete=complete)
+    con.execute(f"delete from report.{section} where period = ?", [period])
+    if rows:
+        cols = list(rows[0])
+        con.executemany(f"insert into report.{section} ({', '.join(cols)}) values ({', '.join('?' * len(cols))})",
+                        [[r[c] for c in cols] for r in rows])
+    return {r["area_code"]: r["complete"] for r in rows}
+
+
+FIGURE_COLUMNS = ("period", "area_code", "figure_id", "section", "label_zh", "value", "unit", "text", "complete", "reason")
+
+
+def refresh_figures(con: duckdb.DuckDBPyConnection, period: str) -> int:
+    """Rebuild report.figures for `period` from the section tables: rounded values and texts."""
+    in_force = _in_force(con, [period, str(int(period) - 1)])
+    rows = []
+    for section in SECTIONS:
+        figs = section_figures(section)
+        cols = ", ".join(f.figure_id for f in figs)
+        for area, *values in con.execute(f"select area_code, {cols} from report.{section} where period = ? "
+                                         "order by area_code", [period]).fetchall():
+            for fig, value in zip(figs, values):
+                complete, _, reason = completeness(fig, period, area, in_force)
+                value = None if value is None else Decimal(value)
+                rows.append((period, area, fig.figure_id, section, fig.label_zh, fig.rounded(value), fig.unit,
+                             fig.text(value), complete, reason))
+    con.execute("delete from report.figures where period = ?", [period])
+    types = {"value": pa.decimal128(18, VALUE_SCALE), "complete": pa.bool_()}
+    table = pa.table({n: pa.array([r[i] for r in rows], types.get(n, pa.string())) for i, n in enumerate(FIGURE_COLUMNS)})
+    con.register("new_figures", table)
+    con.execute("insert into report.figures by name select * from new_figures")
+    con.unregister("new_figures")
+    return len(rows)
