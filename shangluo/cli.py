@@ -20,6 +20,7 @@ from pathlib import Path
 from .config import ROOT, ConfigError, Settings
 
 EXIT_OK, EXIT_HARD, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}   # the summary says what matters
 
 
 def dagster_env() -> dict[str, str]:
@@ -80,7 +81,7 @@ def _run_periods(settings: Settings, periods: list[str], args) -> int:
         result = dg.materialize(ALL_ASSETS, partition_key=period, instance=instance, tags=tags,
                                 resources={"warehouse": WarehouseResource(landing=str(settings.landing),
                                                                           warehouse=str(settings.warehouse))},
-                                raise_on_error=False)
+                                run_config=QUIET, raise_on_error=False)
         if not result.success:
             failures = [e for e in result.all_events if e.is_step_failure]
             for e in failures:

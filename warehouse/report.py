@@ -23,9 +23,11 @@ def refresh_status(con: duckdb.DuckDBPyConnection, period: str):
     con.execute("delete from landing.status where period = ?", [period])
     con.execute("""
         insert into landing.status
-        with units as (
-            select unnest($counties) as county_code
-            union select county_code from landing.submissions where period = $period and county_code = $city
+        with units as (    -- the 7 counties for every return; 市本级 only for what it submitted
+            select c.county_code, r.return_id
+            from (select unnest($counties) as county_code) c cross join (select unnest($returns) as return_id) r
+            union
+            select distinct county_code, return_id from landing.submissions where period = $period and county_code = $city
         ), kept as (
             select * from landing.submissions where period = $period and status <> 'withdrawn'
         ), in_force as (
@@ -34,15 +36,15 @@ def refresh_status(con: duckdb.DuckDBPyConnection, period: str):
             select county_code, return_id, arg_max(status, first_seen_at) as newest_status
             from kept group by county_code, return_id
         )
-        select $period, u.county_code, r.return_id,
+        select $period, u.county_code, u.return_id,
                case when f.submission_id is not null then 'accepted'
                     when n.newest_status is not null then 'rejected' else 'missing' end,
                f.submission_id, f.first_seen_at,
                f.first_seen_at > $deadline,
                f.submission_id is not null and n.newest_status = 'rejected'
-        from units u cross join (select unnest($returns) as return_id) r
-        left join in_force f on f.county_code = u.county_code and f.return_id = r.return_id
-        left join newest n on n.county_code = u.county_code and n.return_id = r.return_id
+        from units u
+        left join in_force f on f.county_code = u.county_code and f.return_id = u.return_id
+        left join newest n on n.county_code = u.county_code and n.return_id = u.return_id
     """, {"period": period, "city": CITY_CODE, "counties": list(COUNTIES), "returns": list(RETURN_IDS),
           "deadline": deadline(period)})
 
