@@ -339,10 +339,38 @@ def relocation_rows(t: dict, rng: random.Random) -> dict[str, list[dict]]:
     return out
 
 
-def build(period: str, households: int | None = None) -> dict[str, dict[str, list[dict]]]:
+SCALED = ("households", "persons", "student_aid", "insurance_base", "inpatient_cost", "dilapidated", "model_houses",
+          "seismic", "dibao_persons", "aid_times", "fungus", "parks", "enterprises", "beneficiaries", "employed", "target",
+          "labor_households", "relocated_households", "clinics", "cellars", "rural", "group_km", "roads", "roads_km",
+          "toilets", "key_towns", "leisure", "model_villages", "demo_towns", "demo_villages", "wellness", "tourism",
+          "livable", "projects", "paired_funds", "paired_projects", "nj_enterprises", "nj_funds", "nj_batches",
+          "es_attracted", "es_donations", "es_projects", "rt_projects", "rt_funds", "rt_attracted")
+
+
+def perturbed(t: dict, rng: random.Random) -> dict:
+    """Other city totals for tests: independent totals scaled, dependent ones derived, all rules kept."""
+    t = dict(t)
+    for k in SCALED:
+        f = rng.uniform(0.8, 1.2)
+        t[k] = (t[k] * D(str(round(f, 3)))).quantize(D("0.01")) if isinstance(t[k], Decimal) else max(1, int(t[k] * f))
+    t["eliminated_households"] = int(t["households"] * rng.uniform(0.4, 0.7))
+    t["eliminated_persons"] = int(t["persons"] * t["eliminated_households"] / t["households"])
+    t["inpatient_reimbursed"] = (t["inpatient_cost"] * D("0.8")).quantize(D("0.01"))
+    t["dibao_funds"] = (D(t["dibao_persons"]) * D("0.4123")).quantize(D("0.01"))     # 4123 元 a person
+    t["aid_funds"] = (D(t["aid_times"]) * D("0.1011")).quantize(D("0.01"))            # 1011 元 a person-time
+    t["relocated_persons"] = t["relocated_households"] * 4 - rng.randint(0, 500)
+    t["tap"] = int(t["rural"] * rng.uniform(0.9, 0.97))
+    t["nj_persons"] = t["nj_batches"] * 9 + rng.randint(0, 30)
+    t["shell"], t["weak"], t["sewage"] = rng.randint(0, 30), rng.randint(40, 200), rng.randint(500, 900)
+    return t
+
+
+def build(period: str, households: int | None = None, seed: str | None = None) -> dict[str, dict[str, list[dict]]]:
     """return_id -> unit -> rows (canonical names, Python values)."""
-    rng = random.Random(f"shangluo-sample-{period}")
+    rng = random.Random(f"shangluo-sample-{period}" + (f"-{seed}" if seed else ""))
     t = totals(period)
+    if seed:
+        t = perturbed(t, rng)
     if households:
         scale = households / t["households"]
         for k in ("households", "persons", "eliminated_households", "eliminated_persons"):
@@ -400,19 +428,24 @@ def file_fields(rid: str):
     return [f for f in RETURNS[rid].fields if f.required or f.name in ("eliminated_on",)]
 
 
-def csv_bytes(rid: str, rows: list[dict], encoding: str, style: str, order_seed: str | None = None) -> bytes:
+def csv_bytes(rid: str, rows: list[dict], encoding: str, style: str, order_seed: str | None = None,
+              title: bool = False, extra_column: bool = False) -> bytes:
     fields = file_fields(rid)
     if order_seed:
         random.Random(order_seed).shuffle(fields)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([header(f, "en" if style == "en" else style) for f in fields])
-    for r in rows:
-        w.writerow([text_value(r.get(f.name), "messy" if style == "messy" else "plain") for f in fields])
+    if title:
+        w.writerow([f"{RETURNS[rid].title}（CSV导出）"])
+    w.writerow((["序号"] if extra_column else []) + [header(f, "en" if style == "en" else style) for f in fields])
+    for i, r in enumerate(rows, start=1):
+        w.writerow(([str(i)] if extra_column else []) +
+                   [text_value(r.get(f.name), "messy" if style == "messy" else "plain") for f in fields])
     return buf.getvalue().encode(encoding)
 
 
-def sheet_rows(rid: str, rows: list[dict], county: str, period: str, title_rows: bool, total: bool):
+def sheet_rows(rid: str, rows: list[dict], county: str, period: str, title_rows: bool, total: bool,
+               subtotal: bool = False):
     ret = RETURNS[rid]
     fields = file_fields(rid)
     out = []
@@ -421,6 +454,8 @@ def sheet_rows(rid: str, rows: list[dict], county: str, period: str, title_rows:
         out.append([f"填报单位：{COUNTIES.get(county, '商洛市本级')}乡村振兴局", None, None, "单位：见各列"])
     out.append([f.label for f in fields])
     out += [[cell_value(f, r.get(f.name)) for f in fields] for r in rows]
+    if subtotal and not ret.one_row and len(rows) > 2:      # a 小计 row between the data rows: dropped, noted
+        out.insert(len(out) - 1, ["小计"] + [None] * (len(fields) - 1))
     if total and not ret.one_row:
         sums = []
         for f in fields:
@@ -495,54 +530,69 @@ def write_xls(path: Path, rows: list[list]):
     book.save(str(path))
 
 
-def write_unit(folder: Path, unit: str, period: str, data: dict):
+FORMS = {"611002": "xlsx_titled", "611021": "csv_gb18030", "611022": "workbook", "611023": "vertical",
+         "611024": "csv_english", "611025": "xls", "611026": "csv_messy", CITY_CODE: "csv_plain"}
+
+
+def write_unit(folder: Path, unit: str, period: str, data: dict, form: str, messy: bool = False):
+    """Write one reporting unit's returns in one of the forms clerks send."""
     folder.mkdir(parents=True, exist_ok=True)
     returns = [rid for rid in RETURNS if unit in data[rid]]
     for rid in returns:
         ret, rows = RETURNS[rid], data[rid][unit]
         label = f"{ret.table_label} {ret.title}"
-        if unit == "611002":
-            write_xlsx(folder / f"{ret.table_label}.xlsx", {label: sheet_rows(rid, rows, unit, period, True, True)})
-        elif unit == "611021":
-            (folder / f"{label}.csv").write_bytes(csv_bytes(rid, rows, "gb18030", "zh"))
-        elif unit == "611023":
+        if form == "xlsx_titled":
+            write_xlsx(folder / f"{ret.table_label}.xlsx",
+                       {label: sheet_rows(rid, rows, unit, period, True, True, subtotal=messy)})
+        elif form == "csv_gb18030":
+            (folder / f"{label}.csv").write_bytes(csv_bytes(rid, rows, "gb18030", "zh", title=messy))
+        elif form == "vertical":
             sheet = vertical_rows(rid, rows[0], unit, period) if ret.one_row else sheet_rows(rid, rows, unit, period, True, False)
             write_xlsx(folder / f"{ret.title}.xlsx", {"Sheet1": sheet})
-        elif unit == "611024":
+        elif form == "csv_english":
             (folder / f"{rid}.csv").write_bytes(csv_bytes(rid, rows, "utf-8-sig", "en", order_seed=rid))
-        elif unit == "611025":
-            write_xls(folder / f"{ret.table_label}.xls", sheet_rows(rid, rows, unit, period, True, True))
-        elif unit == "611026":
-            (folder / f"{ret.table_label}.csv").write_bytes(csv_bytes(rid, rows, "utf-8", "messy"))
-        elif unit == CITY_CODE:
+        elif form == "xls":
+            write_xls(folder / f"{ret.table_label}.xls", sheet_rows(rid, rows, unit, period, True, True, subtotal=messy))
+        elif form == "csv_messy":
+            (folder / f"{ret.table_label}.csv").write_bytes(csv_bytes(rid, rows, "utf-8", "messy", extra_column=messy))
+        elif form == "csv_plain":
             (folder / f"{rid}.csv").write_bytes(csv_bytes(rid, rows, "utf-8", "zh"))
-    if unit == "611022":      # one workbook, a sheet per return
-        write_xlsx(folder / f"丹凤县{period}年巩固脱贫成果统计报表.xlsx",
+    if form == "workbook":      # one workbook, a sheet per return
+        write_xlsx(folder / f"{COUNTIES.get(unit, '市本级')}{period}年巩固脱贫成果统计报表.xlsx",
                    {f"{RETURNS[rid].table_label} {RETURNS[rid].title}": sheet_rows(rid, data[rid][unit], unit, period,
                                                                                   rid == "relocation_sites", False)
                     for rid in returns})
+    if messy:
+        (folder / "~$表1.xlsx").write_bytes(b"lock file of an open workbook")
+        (folder / "desktop.ini").write_text("[.ShellClassInfo]\n", encoding="utf-8")
 
 
-def generate(out: Path = OUT, periods=("2021", "2022"), households: int | None = None):
+def generate(out: Path = OUT, periods=("2021", "2022"), households: int | None = None, seed: str | None = None,
+             forms: dict[str, str] | None = None, messy: bool = False) -> dict[str, dict]:
+    """Write the landing folder; returns period -> the data written (return_id -> unit -> rows)."""
     if out.exists():
         shutil.rmtree(out)
+    forms = forms or FORMS
+    written = {}
     for period in periods:
-        data = build(period, households)
+        data = written[period] = build(period, households, seed)
         for unit in CODES + [CITY_CODE]:
-            write_unit(out / period / unit, unit, period, data)
+            write_unit(out / period / unit, unit, period, data, forms[unit], messy)
     (out / "README.md").write_text(
         "# 合成样例数据 / SYNTHETIC sample returns\n\n"
         "These county returns are invented by `python -m sample.generate` (deterministic, seeded). Only the 2022 city\n"
         "totals are chosen to reproduce the published report; the county splits, names, households and ID numbers are\n"
         "synthetic and describe no real person or place.\n", encoding="utf-8")
+    return written
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--households", type=int, default=None, help="scale 表1 to about this many households")
+    ap.add_argument("--seed", default=None, help="other (perturbed) city totals and splits, for tests")
     args = ap.parse_args(argv)
-    generate(args.out, households=args.households)
+    generate(args.out, households=args.households, seed=args.seed)
     print(f"wrote {sum(1 for p in args.out.rglob('*') if p.is_file())} files under {args.out}")
 
 
