@@ -26,6 +26,12 @@ def id_birth_date(ids: pd.Series) -> pd.Series:
     return pd.to_datetime(s, format="%Y%m%d", errors="coerce")
 
 
+def not_before(later: pd.Series, earlier: pd.Series) -> pd.Series:
+    """later >= earlier for dates of any dtype; a missing side passes."""
+    a, b = later.astype("datetime64[s]"), earlier.astype("datetime64[s]")
+    return ((a >= b) | a.isna() | b.isna()).astype(bool)
+
+
 def passes(result) -> pd.Series:
     """A check result with NA read as passing (a missing value is the `required` rule's job)."""
     return pd.Series(result).fillna(True).astype(bool)

@@ -169,8 +169,10 @@ def _flag_findings(finder: _Finder, typed: pd.DataFrame, ret: Return):
         if f.required:
             info = RuleInfo(f"{ret.return_id}.{f.name}.required", HARD, (f.name,), f"{f.label}必须填写",
                             f"{f.name} ({f.label}) is required")
+            uncached = {r for r, name in finder.loc.uncached if name == f.name}   # reported as `formula`
             for i in np.flatnonzero(typed[f"{f.name}__missing"].to_numpy(dtype=bool)):
-                if f.name in finder.loc.columns:          # a missing column is reported once, by the reader
+                # a missing column is reported once, by the reader
+                if f.name in finder.loc.columns and finder.loc.row_of(f.name, int(i)) not in uncached:
                     finder.add(f.name, int(i), info)
         if f.kind in KIND_WORDS:
             zh, en = KIND_WORDS[f.kind]
@@ -187,6 +189,10 @@ def _pandera_findings(finder: _Finder, frame: pd.DataFrame, ret: Return, ctx: Co
             pandera_schema(ret, ctx, severity).validate(frame, lazy=True)
         except pa.errors.SchemaErrors as exc:
             fc = exc.failure_cases
+            broken = fc[fc["index"].isna()]
+            if len(broken):   # a check that errors or a wrong dtype is a defect of ours, never a pass
+                raise RuntimeError(f"{ret.return_id}: Pandera could not run {sorted(set(broken['check'].astype(str)))}: "
+                                   f"{list(broken['failure_case'].astype(str))[:3]}") from exc
             fc = fc[fc["check"].isin(infos.keys())].drop_duplicates(["check", "index"])
             for rule_id, i in zip(fc["check"], fc["index"]):
                 info = infos[rule_id]

@@ -1,5 +1,5 @@
 """表1 防返贫监测对象台账: one row per monitored household, cumulative to the cut-off."""
-from ..checks import ID_PATTERN, id_birth_date, passes
+from ..checks import ID_PATTERN, id_birth_date, not_before, passes
 from ..core import HARD, SOFT, Field, Return, Rule
 
 RISKS = ("因病", "因残", "因学", "因自然灾害", "因意外事故", "因产业项目失败", "因务工就业不稳", "因疫",
@@ -28,7 +28,7 @@ RETURN = Return(
              lambda df, ctx: passes(df.enrolled_on <= ctx.cutoff),
              "纳入监测日期晚于统计截止日期", "enrolment date is after the cut-off date"),
         Rule("monitoring_households.enrolled_on.before_birth", HARD, ("enrolled_on",),
-             lambda df, ctx: passes(df.enrolled_on >= id_birth_date(df.head_id_number).dt.date),
+             lambda df, ctx: not_before(df.enrolled_on, id_birth_date(df.head_id_number)),
              "纳入监测日期早于户主出生日期", "enrolment date is before the head's birth date"),
         Rule("monitoring_households.eliminated_on.required", HARD, ("eliminated_on",),
              lambda df, ctx: passes((df.risk_eliminated != True) | df.eliminated_on.notna()),  # noqa: E712
