@@ -104,13 +104,19 @@ Check = Callable[[pd.DataFrame, Context], pd.Series]
 
 @dataclass(frozen=True)
 class Rule:
-    """A row rule: `check(frame, ctx)` is True where a row passes (NA counts as passing)."""
+    """A row rule: `check(frame, ctx)` is True where a row passes (NA counts as passing).
+
+    `sql` is the same rule as a DuckDB predicate over the typed (or staged) columns, true or NULL
+    where a row passes; `$cutoff` stands for the period's cut-off date.  Rules that need the clear
+    ID number have none (staging holds only its pseudonym).
+    """
     id: str
     severity: str
     columns: tuple[str, ...]
     check: Check
     zh: str
     en: str
+    sql: str | None = None
 
 
 @dataclass(frozen=True)

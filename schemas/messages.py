@@ -13,6 +13,7 @@ class Finding:
     severity: str            # hard / soft
     message_zh: str
     message_en: str
+    business_key: str = ""   # 户编号, 村代码, 安置点名称 or 帮扶类型 of the row; empty for one-row returns
 
 
 class Unusable(Exception):

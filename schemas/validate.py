@@ -43,39 +43,54 @@ class RuleInfo:
     en: str
 
 
-def _field_checks(ret: Return, f: Field, ctx: Context) -> list[tuple[RuleInfo, object]]:
-    """(rule, vectorised check on the column) for one field: bounds, categories, codes, IDs."""
-    rid, lab = f"{ret.return_id}.{f.name}", f.label
+@dataclass(frozen=True)
+class CatalogueRule:
+    """One rule of the catalogue, in both forms: a vectorised pandas check (run by Pandera per
+    county) and, where it has one, a DuckDB predicate (run over staging or a whole period) that is
+    true or NULL where a row passes.  In `sql`, `$county` is the county code and `$cutoff` the
+    period's cut-off date."""
+    info: RuleInfo
+    check: object
+    row_rule: bool
+    sql: str | None
+
+
+def _field_checks(ret: Return, f: Field, ctx: Context) -> list[CatalogueRule]:
+    """Bounds, categories, codes and ID numbers of one field, from its declaration."""
+    rid, lab, col = f"{ret.return_id}.{f.name}", f.label, f'"{f.name}"'
     out = []
 
-    def add(suffix, severity, fn, zh, en):
-        out.append((RuleInfo(f"{rid}.{suffix}", severity, (f.name,), zh, en), fn))
+    def add(suffix, severity, fn, zh, en, sql=None):
+        out.append(CatalogueRule(RuleInfo(f"{rid}.{suffix}", severity, (f.name,), zh, en), fn, False, sql))
 
     if f.min is not None:
-        add("min", HARD, lambda s, v=f.min: s >= v, f"{lab}不能小于{f.min}", f"{f.name} must not be below {f.min}")
+        add("min", HARD, lambda s, v=f.min: s >= v, f"{lab}不能小于{f.min}", f"{f.name} must not be below {f.min}",
+            f"{col} >= {f.min}")
     if f.max is not None:
-        add("max", HARD, lambda s, v=f.max: s <= v, f"{lab}不能大于{f.max}", f"{f.name} must not exceed {f.max}")
+        add("max", HARD, lambda s, v=f.max: s <= v, f"{lab}不能大于{f.max}", f"{f.name} must not exceed {f.max}",
+            f"{col} <= {f.max}")
     if f.soft_min is not None:
         add("soft_min", SOFT, lambda s, v=f.soft_min: s >= v, f"{lab}小于{f.soft_min}，请核实",
-            f"{f.name} is below {f.soft_min}: please verify")
+            f"{f.name} is below {f.soft_min}: please verify", f"{col} >= {f.soft_min}")
     if f.soft_max is not None:
         add("soft_max", SOFT, lambda s, v=f.soft_max: s <= v, f"{lab}大于{f.soft_max}，请核实",
-            f"{f.name} is above {f.soft_max}: please verify")
+            f"{f.name} is above {f.soft_max}: please verify", f"{col} <= {f.soft_max}")
     if f.kind == "category":
         allowed = "、".join(f.values)
         add("category", HARD, lambda s, v=f.values: s.isin(v), f"{lab}只能填写：{allowed}",
-            f"{f.name} must be one of: {', '.join(f.values)}")
+            f"{f.name} must be one of: {', '.join(f.values)}", f"{col} in ({', '.join(repr(v) for v in f.values)})")
     if f.kind == "county":
         add("county", HARD, lambda s: s == ctx.county_code,
             f"县区代码与报送县区（{ctx.county_code}）不一致：不能报送其他县区的数据",
-            f"county code differs from the submitting county ({ctx.county_code}): a county cannot submit another county's rows")
+            f"county code differs from the submitting county ({ctx.county_code}): a county cannot submit another county's rows",
+            f"{col} = $county")
     if f.county_prefix:
         add("prefix", HARD, lambda s: s.str.startswith(ctx.county_code), f"{lab}应以本县区代码{ctx.county_code}开头",
-            f"{f.name} must start with the county code {ctx.county_code}")
+            f"{f.name} must start with the county code {ctx.county_code}", f"starts_with({col}, $county)")
     if f.length:
         add("format", HARD, lambda s, n=f.length: s.str.fullmatch(rf"\d{{{n}}}"), f"{lab}应为{f.length}位数字",
-            f"{f.name} must be {f.length} digits")
-    if f.kind == "id_number":
+            f"{f.name} must be {f.length} digits", f"regexp_full_match({col}, '\\d{{{f.length}}}')")
+    if f.kind == "id_number":      # these need the clear value: Pandera only, never over staging
         excel = lambda s: s.str.fullmatch(EXCEL_NUMBER_PATTERN).fillna(False).astype(bool)  # noqa: E731
         add("excel_number", HARD, lambda s: ~excel(s),
             f"{lab}被Excel存成了数字，后几位已丢失：请把该列设置为文本格式后重新录入",
@@ -89,24 +104,32 @@ def _field_checks(ret: Return, f: Field, ctx: Context) -> list[tuple[RuleInfo, o
     return out
 
 
-def rule_catalogue(ret: Return, ctx: Context) -> list[tuple[RuleInfo, object, bool]]:
-    """Every Pandera-run rule of a return: (rule, check, is_row_rule)."""
-    rules = [(info, fn, False) for f in ret.fields for info, fn in _field_checks(ret, f, ctx)]
-    rules += [(RuleInfo(r.id, r.severity, r.columns, r.zh, r.en), r.check, True) for r in ret.rules]
+def rule_catalogue(ret: Return, ctx: Context) -> list[CatalogueRule]:
+    """Every value rule of a return: the field rules derived from its fields, then its row rules."""
+    rules = [rule for f in ret.fields for rule in _field_checks(ret, f, ctx)]
+    rules += [CatalogueRule(RuleInfo(r.id, r.severity, r.columns, r.zh, r.en), r.check, True, r.sql) for r in ret.rules]
     return rules
+
+
+def required_sql(ret: Return) -> list[tuple[RuleInfo, str]]:
+    """The `required` rule as SQL over staged columns (the Pandera path reads it from the parse flags)."""
+    return [(RuleInfo(f"{ret.return_id}.{f.name}.required", HARD, (f.name,), f"{f.label}必须填写", f"{f.name} is required"),
+             f'"{f.stored_name}" is not null') for f in ret.fields if f.required and f.name != "county_code"]
 
 
 def pandera_schema(ret: Return, ctx: Context, severity: str) -> pa.DataFrameSchema:
     """The Pandera model of `ret` for one tier (hard or soft), from its declaration."""
     columns = {f.name: pa.Column(pd.ArrowDtype(ARROW_TYPES[f.kind]), nullable=True, checks=[]) for f in ret.fields}
     frame_checks = []
-    for info, fn, row_rule in rule_catalogue(ret, ctx):
-        if info.severity != severity:
+    for rule in rule_catalogue(ret, ctx):
+        if rule.info.severity != severity:
             continue
-        if row_rule:
-            frame_checks.append(pa.Check(lambda df, fn=fn: passes(fn(df, ctx)), name=info.rule_id, ignore_na=False))
+        if rule.row_rule:
+            frame_checks.append(pa.Check(lambda df, fn=rule.check: passes(fn(df, ctx)), name=rule.info.rule_id,
+                                         ignore_na=False))
         else:
-            columns[info.columns[0]].checks.append(pa.Check(lambda s, fn=fn: passes(fn(s)), name=info.rule_id, ignore_na=False))
+            columns[rule.info.columns[0]].checks.append(
+                pa.Check(lambda s, fn=rule.check: passes(fn(s)), name=rule.info.rule_id, ignore_na=False))
     return pa.DataFrameSchema(columns, checks=frame_checks, name=f"{ret.return_id}[{severity}]", coerce=False)
 
 
@@ -118,6 +141,7 @@ class Checked:
     notes: list[str] = field(default_factory=list)
     content_sha256: str = ""
     source_rows: list[int] = field(default_factory=list)
+    layout: dict[str, list] = field(default_factory=dict)     # field -> [header as written, row (vertical form)]
 
     @property
     def rows(self) -> int:
@@ -158,10 +182,17 @@ class _Finder:
         v = "" if v is None else str(v)
         return mask_id(v) if self.ret.field(name).kind == "id_number" else v
 
+    def key(self, i: int) -> str:
+        if not self.ret.key or self.ret.one_row:
+            return ""
+        values = self.loc.columns.get(self.ret.key[0])
+        v = values[i] if values is not None and 0 <= i < len(values) else None
+        return "" if v is None else str(v).strip()
+
     def add(self, name: str, i: int, info: RuleInfo):
         header = self.loc.headers.get(name, self.ret.field(name).label)
         self.out.append(Finding(self.loc.row_of(name, i), header, self.value(name, i), info.rule_id, info.severity,
-                                info.zh, info.en))
+                                info.zh, info.en, self.key(i)))
 
 
 def _flag_findings(finder: _Finder, typed: pd.DataFrame, ret: Return):
@@ -183,7 +214,7 @@ def _flag_findings(finder: _Finder, typed: pd.DataFrame, ret: Return):
 
 
 def _pandera_findings(finder: _Finder, frame: pd.DataFrame, ret: Return, ctx: Context):
-    infos = {info.rule_id: info for info, _, _ in rule_catalogue(ret, ctx)}
+    infos = {rule.info.rule_id: rule.info for rule in rule_catalogue(ret, ctx)}
     for severity in (HARD, SOFT):
         try:
             pandera_schema(ret, ctx, severity).validate(frame, lazy=True)
@@ -270,6 +301,7 @@ def check(loc: Located, ctx: Context, key: bytes) -> Checked:
     _set_findings(finder, frame, ret)
     if loc.total is not None:
         _total_findings(finder, loc, ret, frame, total_t.to_pandas(types_mapper=pd.ArrowDtype))
-    checked = Checked(ret, typed, finder.out, list(loc.notes), source_rows=list(loc.source_rows))
+    layout = {name: [header, loc.cell_rows.get(name)] for name, header in loc.headers.items()}
+    checked = Checked(ret, typed, finder.out, list(loc.notes), source_rows=list(loc.source_rows), layout=layout)
     checked.content_sha256 = version_hash(checked.stored())
     return checked

@@ -83,6 +83,7 @@ LEDGER = {
         "soft_count": ("INTEGER", "核实性警告数 / soft warnings of the return's own rules"),
         "file_sha256": ("VARCHAR", "文件字节的SHA-256 / SHA-256 of the file's bytes"),
         "notes": ("VARCHAR", "读取说明（跳过的行和列） / reading notes (skipped rows and columns)"),
+        "layout": ("JSON", "各字段在文件中的列名和行号 / per field: the header as written and, in the vertical form, its row"),
     }),
     "landing.files": ("已读取文件缓存：未变化的文件不再解析 / files already read: unchanged files are not parsed again", {
         "source": ("VARCHAR", "文件（相对于接收目录） / file, relative to landing"),
@@ -131,6 +132,7 @@ LEDGER = {
         "message_en": ("VARCHAR", "说明（英文） / message in English"),
         "status": ("VARCHAR", "open 待核实 / explained 已说明"),
         "explanation": ("VARCHAR", "县区说明 / the county's explanation"),
+        "business_key": ("VARCHAR", "业务键：户编号、村代码、安置点名称或帮扶类型 / business key of the row, for explanations"),
     }),
     "ref.areas": ("地区 / areas: the city and its 7 counties", {
         "area_code": ("VARCHAR", "地区代码 / area code (611000 is the city)"),
@@ -181,6 +183,8 @@ def section_columns(section: str) -> dict[str, tuple[str, str]]:
 def _create(con, table: str, comment: str, columns: dict[str, tuple[str, str]]):
     con.execute(f"create table if not exists {table} (" +
                 ", ".join(f'"{c}" {t}' for c, (t, _) in columns.items()) + ")")
+    for c, (t, _) in columns.items():      # a warehouse built by an older version gains new columns
+        con.execute(f'alter table {table} add column if not exists "{c}" {t}')
     con.execute(f"comment on table {table} is {_q(comment)}")
     for c, (_, text) in columns.items():
         con.execute(f'comment on column {table}."{c}" is {_q(text)}')

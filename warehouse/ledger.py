@@ -10,6 +10,7 @@ holds exactly the rows of the versions in force.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from schemas.core import HARD, Context, Return
+from schemas.core import AREAS, HARD, Context, Return
 from schemas.messages import Finding
 from schemas.read import Part, locate
 from schemas.validate import Checked, check
@@ -25,7 +26,8 @@ from shangluo.config import cutoff
 from shangluo.landing import Entry
 
 VIOLATION_COLUMNS = ("period", "county_code", "return_id", "submission_id", "source", "sheet", "source_row",
-                     "column_header", "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation")
+                     "column_header", "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation",
+                     "business_key")
 
 
 @dataclass
@@ -60,7 +62,7 @@ class Ledger:
         if not findings:
             return
         rows = [(entry.period, entry.county_code, ret.return_id, sid, entry.source, entry.sheet, f.source_row or None,
-                 f.column_header, f.value, f.rule_id, f.severity, f.message_zh, f.message_en, "open", None)
+                 f.column_header, f.value, f.rule_id, f.severity, f.message_zh, f.message_en, "open", None, f.business_key)
                 for f in findings]
         table = pa.table({c: pa.array([r[i] for r in rows], pa.int32() if c == "source_row" else pa.string())
                           for i, c in enumerate(VIOLATION_COLUMNS)})
@@ -69,16 +71,17 @@ class Ledger:
         self.con.unregister("new_violations")
 
     def _record(self, entry: Entry, ret: Return, content_sha: str, rows: int, hard: int, soft: int, notes: str,
-                findings: list[Finding]) -> str:
+                findings: list[Finding], layout: dict) -> str:
         sid = submission_id(entry.period, entry.county_code, ret.return_id, content_sha, self.rules_version)
         known = self.con.execute("select 1 from landing.submissions where submission_id = ?", [sid]).fetchall()
         if not known:
             self.con.execute(
                 "insert into landing.submissions (submission_id, period, county_code, return_id, source, sheet, "
-                "content_sha256, rules_version, rows, first_seen_at, status, hard_count, soft_count, file_sha256, notes) "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "content_sha256, rules_version, rows, first_seen_at, status, hard_count, soft_count, file_sha256, notes, "
+                "layout) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [sid, entry.period, entry.county_code, ret.return_id, entry.source, entry.sheet, content_sha,
-                 self.rules_version, rows, self.now, "rejected" if hard else "new", hard, soft, entry.file_sha256, notes])
+                 self.rules_version, rows, self.now, "rejected" if hard else "new", hard, soft, entry.file_sha256, notes,
+                 json.dumps(layout, ensure_ascii=False)])
             self._violations(entry, ret, sid, findings)
         self.con.execute("delete from landing.files where source = ? and coalesce(sheet, '') = coalesce(?, '')",
                          [entry.source, entry.sheet])
@@ -110,61 +113,124 @@ class Ledger:
 
     def process(self, ret: Return, period: str, entries: list[Entry], counties: set[str], force: bool = False
                 ) -> dict[str, Outcome]:
-        """`entries`: this return's parts and unusable files in landing for `period` (all counties in scope)."""
+        """`entries`: this return's parts and unusable files in landing for `period` (all counties in scope).
+
+        1. per county, each file or sheet present becomes a version (parsed only when new);
+        2. the city-wide set rules run in SQL over the new candidates and what stays in force;
+        3. per county, the version in force is decided and staging follows it.
+        """
         by_county: dict[str, list[Entry]] = {}
         for e in entries:
             by_county.setdefault(e.county_code, []).append(e)
         in_force = dict(self.con.execute(
             "select county_code, submission_id from landing.submissions where period = ? and return_id = ? "
             "and status = 'accepted'", [period, ret.return_id]).fetchall())
-        outcomes = {}
-        for county in sorted(counties | set(by_county) | {c for c in in_force if c in counties}):
-            outcomes[county] = self._process_county(ret, period, county, by_county.get(county, []),
-                                                    in_force.get(county), force)
-        return outcomes
+        plans = {county: self._versions(ret, period, county, by_county.get(county, []), force)
+                 for county in sorted(counties | set(by_county) | {c for c in in_force if c in counties})}
+        if ret.unique_in == "city" and ret.key:
+            self._city_unique(ret, period, plans, in_force)
+        return {county: self._decide(ret, period, plan, in_force.get(county), force) for county, plan in plans.items()}
 
-    def _process_county(self, ret: Return, period: str, county: str, entries: list[Entry], current: str | None,
-                        force: bool) -> Outcome:
-        out = Outcome(county)
-        checked_now: dict[str, tuple[Entry, Checked]] = {}
-        present: list[tuple[str, Entry]] = []
+    def _versions(self, ret: Return, period: str, county: str, entries: list[Entry], force: bool) -> "Plan":
+        plan = Plan(county)
         for entry in entries:
             sid = None if force else self._cached(entry)
+            if sid is not None and self._only_city_conflicts(sid):
+                sid = None                      # rejected only for another county's rows: look again
             if sid is None:
                 if entry.kind == "unusable":
                     finding = Finding(0, "", "", "file.unusable", HARD, entry.message_zh, entry.message_en)
                     sid = self._record(entry, ret, entry.file_sha256 or hashlib.sha256(entry.source.encode()).hexdigest(),
-                                       0, 1, 0, "", [finding])
+                                       0, 1, 0, "", [finding], {})
                 else:
                     checked = check_entry(self.landing, entry, ret, self.key)
                     sid = self._record(entry, ret, checked.content_sha256, checked.rows, checked.hard_count,
-                                       checked.soft_count, "\n".join(checked.notes), checked.findings)
-                    checked_now[sid] = (entry, checked)
-                out.processed.append(sid)
-            present.append((sid, entry))
-        if not present:
-            if current:
-                self.con.execute("update landing.submissions set status = 'withdrawn' where submission_id = ?", [current])
+                                       checked.soft_count, "\n".join(checked.notes), checked.findings, checked.layout)
+                    plan.checked[sid] = (entry, checked)
+                plan.processed.append(sid)
+            plan.present.append((sid, entry))
+        if plan.present:
+            # the oldest version present is the candidate; a different newer one is a duplicate submission
+            seen = dict(self.con.execute(
+                "select submission_id, first_seen_at from landing.submissions where submission_id in (select unnest(?))",
+                [[sid for sid, _ in plan.present]]).fetchall())
+            plan.present.sort(key=lambda p: (seen[p[0]], p[1].mtime_ns, p[1].source, p[1].sheet or ""))
+            plan.candidate, plan.entry = plan.present[0]
+            plan.first_seen = seen[plan.candidate]
+            for sid, entry in plan.present[1:]:
+                if sid != plan.candidate:
+                    self._reject_duplicate(ret, entry, sid, plan.entry)
+        return plan
+
+    def _only_city_conflicts(self, sid: str) -> bool:
+        rows = self.con.execute(
+            "select s.hard_count, count(v.rule_id) from landing.submissions s left join quality.violations v "
+            "on v.submission_id = s.submission_id and v.rule_id like '%.unique_city' "
+            "where s.submission_id = ? group by s.hard_count", [sid]).fetchall()
+        return bool(rows) and rows[0][1] > 0 and rows[0][0] == rows[0][1]
+
+    def _city_unique(self, ret: Return, period: str, plans: dict[str, "Plan"], in_force: dict[str, str]):
+        """A business key unique in the city: a new version repeating a key that another county
+        already has in force (or that an earlier new version has) is rejected at those rows."""
+        key = ret.key[0]
+        new = [p for p in plans.values() if p.candidate in p.checked and p.candidate != in_force.get(p.county)
+               and p.checked[p.candidate][1].hard_count == 0]
+        if not new:
+            return
+        new.sort(key=lambda p: (p.first_seen, p.entry.mtime_ns, p.county))
+        keys = pa.concat_tables([pa.table({
+            "key": p.checked[p.candidate][1].typed.column(key),
+            "source_row": pa.array(p.checked[p.candidate][1].source_rows, pa.int32()),
+            "county_code": pa.array([p.county] * p.checked[p.candidate][1].rows, pa.string()),
+            "ord": pa.array([i] * p.checked[p.candidate][1].rows, pa.int32())}) for i, p in enumerate(new)])
+        self.con.register("candidate_keys", keys)
+        conflicts = self.con.execute(f"""
+            with standing as (
+                select "{key}" as key, county_code, -1 as ord from staging.{ret.return_id}
+                where period = ? and county_code not in (select county_code from candidate_keys)
+            ), everyone as (
+                select key, county_code, ord from candidate_keys union all select * from standing
+            ), first_holder as (
+                select key, arg_min(county_code, ord) as holder, min(ord) as first_ord from everyone
+                where key is not null group by key having count(distinct county_code) > 1
+            )
+            select c.county_code, c.source_row, c.key, f.holder from candidate_keys c join first_holder f using (key)
+            where c.ord > f.first_ord and c.county_code <> f.holder order by c.county_code, c.source_row
+        """, [period]).fetchall()
+        self.con.unregister("candidate_keys")
+        field = ret.field(key)
+        by_county: dict[str, list[Finding]] = {}
+        for county, row, value, holder in conflicts:
+            header = plans[county].checked[plans[county].candidate][1].layout.get(key, [field.label])[0]
+            by_county.setdefault(county, []).append(Finding(
+                row, header, value, f"{ret.return_id}.{key}.unique_city", HARD,
+                f"{field.label}“{value}”已在{AREAS.get(holder, holder)}的报表中：{field.label}在全市必须唯一",
+                f"{key} '{value}' is already in {holder}'s return: it must be unique in the city", value))
+        for county, findings in by_county.items():
+            plan = plans[county]
+            entry = plan.checked[plan.candidate][0]
+            self._violations(entry, ret, plan.candidate, findings)
+            self.con.execute("update landing.submissions set hard_count = hard_count + ?, status = 'rejected' "
+                             "where submission_id = ?", [len(findings), plan.candidate])
+
+    def _decide(self, ret: Return, period: str, plan: "Plan", current: str | None, force: bool) -> Outcome:
+        out = Outcome(plan.county, processed=plan.processed)
+        if plan.candidate is None:
+            if current:      # no file any more: the submission is withdrawn
+                self.con.execute("update landing.submissions set status = 'withdrawn' where period = ? and "
+                                 "county_code = ? and return_id = ? and status in ('accepted', 'rejected')",
+                                 [period, plan.county, ret.return_id])
                 self.con.execute(f"delete from staging.{ret.return_id} where period = ? and county_code = ?",
-                                 [period, county])
+                                 [period, plan.county])
             return out
-        # the oldest version present is the candidate; a different newer one is a duplicate submission
-        seen = dict(self.con.execute(
-            "select submission_id, first_seen_at from landing.submissions where submission_id in (select unnest(?))",
-            [[sid for sid, _ in present]]).fetchall())
-        present.sort(key=lambda p: (seen[p[0]], p[1].mtime_ns, p[1].source, p[1].sheet or ""))
-        candidate, candidate_entry = present[0]
-        for sid, entry in present[1:]:
-            if sid != candidate:
-                self._reject_duplicate(ret, entry, sid, candidate_entry)
+        candidate = plan.candidate
         hard = self.con.execute("select hard_count from landing.submissions where submission_id = ?",
                                 [candidate]).fetchall()[0][0]
         if hard == 0 and (candidate != current or force):
             if current and current != candidate:
                 self.con.execute("update landing.submissions set status = 'superseded' where submission_id = ?", [current])
             self.con.execute("update landing.submissions set status = 'accepted' where submission_id = ?", [candidate])
-            entry, checked = checked_now.get(candidate) or (candidate_entry, check_entry(self.landing, candidate_entry,
-                                                                                         ret, self.key))
+            entry, checked = plan.checked.get(candidate) or (plan.entry, check_entry(self.landing, plan.entry, ret, self.key))
             self._stage(ret, entry, candidate, checked)
             current = candidate
         elif hard:
@@ -187,3 +253,15 @@ class Ledger:
             self._violations(entry, ret, sid, [Finding(
                 0, "", "", rule, HARD, f"重复报送：同一报表已有文件{where}，本文件未采用",
                 f"duplicate submission: {where} already holds this return; this newer file is not used")])
+
+
+@dataclass
+class Plan:
+    """The versions of one county's return present in landing, and the candidate among them."""
+    county: str
+    present: list[tuple[str, Entry]] = field(default_factory=list)
+    checked: dict[str, tuple[Entry, Checked]] = field(default_factory=dict)
+    processed: list[str] = field(default_factory=list)
+    candidate: str | None = None
+    entry: Entry | None = None
+    first_seen: datetime | None = None

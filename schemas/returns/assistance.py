@@ -20,6 +20,7 @@ RETURN = Return(
     rules=(
         Rule("assistance.exchange_persons.below_batches", HARD, ("exchange_persons",),
              lambda df, ctx: passes(df.exchange_persons >= df.exchange_batches),
-             "交流互访人次少于批次", "exchange person-times are fewer than exchange batches"),
+             "交流互访人次少于批次", "exchange person-times are fewer than exchange batches",
+             sql="exchange_persons >= exchange_batches"),
     ),
 )

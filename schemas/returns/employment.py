@@ -14,6 +14,7 @@ RETURN = Return(
         Rule("employment.labor_households_employed.above_total", HARD, ("labor_households_employed",),
              lambda df, ctx: passes(df.labor_households_employed <= df.labor_households),
              "至少一人就业户数大于有劳动力的脱贫户数",
-             "households with someone employed exceed the households with labour"),
+             "households with someone employed exceed the households with labour",
+             sql="labor_households_employed <= labor_households"),
     ),
 )

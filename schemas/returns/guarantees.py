@@ -18,9 +18,11 @@ RETURN = Return(
     rules=(
         Rule("guarantees.insured_persons.above_base", HARD, ("insured_persons",),
              lambda df, ctx: passes(df.insured_persons <= df.insurance_base_persons),
-             "已参保人数大于应参保人数", "insured persons exceed the persons who should be insured"),
+             "已参保人数大于应参保人数", "insured persons exceed the persons who should be insured",
+             sql="insured_persons <= insurance_base_persons"),
         Rule("guarantees.inpatient_reimbursed.above_cost", HARD, ("inpatient_reimbursed_10k_yuan",),
              lambda df, ctx: passes(df.inpatient_reimbursed_10k_yuan <= df.inpatient_cost_10k_yuan),
-             "住院报销金额大于住院总费用", "inpatient reimbursement exceeds the total inpatient cost"),
+             "住院报销金额大于住院总费用", "inpatient reimbursement exceeds the total inpatient cost",
+             sql="inpatient_reimbursed_10k_yuan <= inpatient_cost_10k_yuan"),
     ),
 )

@@ -21,6 +21,7 @@ RETURN = Return(
     rules=(
         Rule("infrastructure.tap_water_population.above_rural", HARD, ("tap_water_population",),
              lambda df, ctx: passes(df.tap_water_population <= df.rural_population),
-             "自来水受益人口大于农村常住人口", "tap-water population exceeds the rural resident population"),
+             "自来水受益人口大于农村常住人口", "tap-water population exceeds the rural resident population",
+             sql="tap_water_population <= rural_population"),
     ),
 )

@@ -26,10 +26,12 @@ RETURN = Return(
     rules=(
         Rule("relocation_sites.persons.below_households", HARD, ("persons",),
              lambda df, ctx: passes(df.persons >= df.households),
-             "搬迁人数少于搬迁户数", "relocated persons are fewer than relocated households"),
+             "搬迁人数少于搬迁户数", "relocated persons are fewer than relocated households",
+             sql="persons >= households"),
         Rule("relocation_sites.types.sum", HARD, ("households",),
              lambda df, ctx: passes(sum(df[t] for t in TYPES) == df.households),
              "五种就业类型户数之和不等于搬迁户数",
-             "the households of the five employment types do not add up to the relocated households"),
+             "the households of the five employment types do not add up to the relocated households",
+             sql="type_migrant_work + type_community_worker + type_services + type_farming + type_safety_net = households"),
     ),
 )

@@ -1,0 +1,54 @@
+"""The SQL path of the rule catalogue: the same rules as DuckDB predicates.
+
+Used where whole tables are checked at once: the blocking asset check over staging, and the set
+rules (uniqueness) across a county or the whole city.  Row rules that need the clear ID number
+have no SQL form.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from .core import Context, Return
+from .validate import RuleInfo, required_sql, rule_catalogue
+
+
+def predicates(ret: Return, ctx: Context, county_sql: str | None = None, staged: bool = False
+               ) -> list[tuple[RuleInfo, str]]:
+    """(rule, predicate true-or-NULL where a row passes) for every rule with a SQL form.
+
+    `county_sql` replaces `$county` (default: the context's county code as a literal; over staging
+    pass the `county_code` column).  `staged` adds the `required` rules and leaves out the
+    county-code rule (staging carries the submitting county itself).
+    """
+    county = county_sql or f"'{ctx.county_code}'"
+    cutoff = f"DATE '{ctx.cutoff.isoformat()}'"
+    out = []
+    for rule in rule_catalogue(ret, ctx):
+        if rule.sql is None or (staged and rule.info.rule_id.endswith(".county_code.county")):
+            continue
+        out.append((rule.info, rule.sql.replace("$county", county).replace("$cutoff", cutoff)))
+    if staged:
+        out += required_sql(ret)
+    return out
+
+
+def violations_sql(ret: Return, ctx: Context, table: str, row_column: str, where: str = "true",
+                   county_sql: str | None = None, staged: bool = False, severity: str | None = None) -> str:
+    """One query listing (row, rule_id) for every failing row of every rule with a SQL form."""
+    parts = [f"select {row_column} as row, '{info.rule_id}' as rule_id from {table} "
+             f"where ({where}) and not coalesce(({pred}), true)"
+             for info, pred in predicates(ret, ctx, county_sql, staged) if severity in (None, info.severity)]
+    return "\nunion all\n".join(parts) if parts else f"select null::bigint as row, null::varchar as rule_id where false"
+
+
+def duplicates_sql(ret: Return, table: str, row_column: str, scope: str, where: str = "true") -> str:
+    """Rows whose business key appeared before in `scope` ('county_code' or '' for the whole table)."""
+    keys = ", ".join(f'"{k}"' for k in ret.key)
+    partition = ", ".join(x for x in (scope, keys) if x)
+    not_null = " and ".join(f'"{k}" is not null' for k in ret.key)
+    return (f"select {row_column} as row from (select *, row_number() over (partition by {partition} "
+            f"order by {row_column}) as n from {table} where ({where}) and {not_null}) where n > 1")
+
+
+def cutoff_context(period: str, cutoff: date, county: str = "") -> Context:
+    return Context(period, county, cutoff)
