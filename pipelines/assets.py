@@ -16,8 +16,10 @@ from schemas.core import AREAS, COUNTIES
 from shangluo.landing import scan_period
 from warehouse.figures import SECTION_LABELS, SECTIONS, section_figures
 from warehouse.ledger import Ledger
+from warehouse.quality import apply_explanations, refresh_cross_rules
 from warehouse.report import refresh_figures, refresh_section, refresh_status
 
+from . import checks
 from .resources import WarehouseResource
 
 period_partitions = dg.DynamicPartitionsDefinition(name="period")
@@ -62,10 +64,17 @@ def landing_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 
 def staging_asset(return_id: str) -> dg.AssetsDefinition:
     ret = RETURNS[return_id]
+    key = dg.AssetKey(["staging", return_id])
 
-    @dg.asset(key=["staging", return_id], partitions_def=period_partitions,
-              group_name=GROUP_STAGING, pool=POOL, deps=[landing_inventory],
-              description=f"{ret.table_label} {ret.title}：采用中的版本 / {return_id}: rows of the versions in force")
+    @dg.asset(key=key, partitions_def=period_partitions, group_name=GROUP_STAGING, pool=POOL, deps=[landing_inventory],
+              description=f"{ret.table_label} {ret.title}：采用中的版本 / {return_id}: rows of the versions in force",
+              check_specs=[
+                  dg.AssetCheckSpec("hard_rules_hold", asset=key, blocking=True,
+                                    description="采用中的数据满足全部强制性规则（只有程序缺陷才会失败） / what is in "
+                                                "staging satisfies every hard rule (fails only through a defect of ours)"),
+                  dg.AssetCheckSpec("submissions_clean", asset=key,
+                                    description="被退回的版本和待核实的警告 / rejected versions and open soft warnings"),
+              ])
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         period = context.partition_key
         county, force = _scope(context)
@@ -75,16 +84,22 @@ def staging_asset(return_id: str) -> dg.AssetsDefinition:
             ledger = Ledger(con, warehouse.settings.landing, warehouse.settings.pii_key(), warehouse.rules_version,
                             warehouse.run_started)
             outcomes = ledger.process(ret, period, entries, counties, force)
+            hard_check = checks.staging_hard_rules(con, ret, period)
+            soft_check = checks.submissions_clean(con, ret, period)
+        if not hard_check.passed:
+            warehouse.fail()          # a defect of ours: nothing of this run is committed
         rows = [[c, AREAS.get(c, c), o.state, o.rows, o.hard, o.soft, len(o.processed)] for c, o in outcomes.items()]
         processed = sum(len(o.processed) for o in outcomes.values())
         context.log.info(f"{return_id} {period}: {processed} version(s) parsed and checked, "
                          f"{sum(o.state == 'accepted' for o in outcomes.values())} county(ies) in force")
-        return dg.MaterializeResult(metadata={
-            "counties_in_force": sum(o.state == "accepted" for o in outcomes.values()),
-            "rows_in_force": sum(o.rows for o in outcomes.values()),
-            "versions_processed": processed,
-            "by_county": _md_table(["县区代码", "县区", "状态", "行数", "强制性错误", "核实性警告", "本次处理版本"], rows),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "counties_in_force": sum(o.state == "accepted" for o in outcomes.values()),
+                "rows_in_force": sum(o.rows for o in outcomes.values()),
+                "versions_processed": processed,
+                "by_county": _md_table(["县区代码", "县区", "状态", "行数", "强制性错误", "核实性警告", "本次处理版本"], rows),
+            },
+            check_results=[hard_check, soft_check])
 
     return _asset
 
@@ -100,9 +115,28 @@ def _inventory(con, period: str, return_id: str):
 STAGING = {rid: staging_asset(rid) for rid in RETURNS}
 
 
-@dg.asset(key=["landing", "status"], partitions_def=period_partitions, group_name=GROUP_LANDING, pool=POOL,
+@dg.asset(key=["quality", "cross_return"], partitions_def=period_partitions, group_name=GROUP_STAGING, pool=POOL,
           deps=list(STAGING.values()),
-          description="报送状态：谁已报送、谁被退回、谁未报送 / who has submitted what, period × county × return")
+          description="表间和跨期核实规则，以及县区说明 / cross-return and cross-period soft rules, and explanations")
+def cross_return(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    period = context.partition_key
+    with warehouse.writing() as con:
+        found = refresh_cross_rules(con, period)
+        explained = apply_explanations(con, warehouse.settings.landing, period)
+        open_soft = con.execute("select count(*) from quality.violations where period = ? and severity = 'soft' "
+                                "and status = 'open'", [period]).fetchall()[0][0]
+    return dg.MaterializeResult(metadata={**found, **explained, "open_soft_warnings": open_soft})
+
+
+STATUS_KEY = dg.AssetKey(["landing", "status"])
+
+
+@dg.asset(key=STATUS_KEY, partitions_def=period_partitions, group_name=GROUP_LANDING, pool=POOL,
+          deps=[*STAGING.values(), cross_return],
+          description="报送状态：谁已报送、谁被退回、谁未报送 / who has submitted what, period × county × return",
+          check_specs=[dg.AssetCheckSpec("every_county_has_every_return", asset=STATUS_KEY,
+                                         description="每个县区的每张报表都有采用中的版本 / every county has every "
+                                                     "return in force")])
 def submission_status(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     period = context.partition_key
     with warehouse.writing() as con:
@@ -112,8 +146,13 @@ def submission_status(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     states = {s: sum(1 for r in rows if r[2] == s) for s in ("accepted", "rejected", "missing")}
     pending = [[c, AREAS.get(c, c), RETURNS[r].table_label, s, late, nr] for c, r, s, late, nr in rows
                if s != "accepted" or late or nr]
-    return dg.MaterializeResult(metadata={**states, "needs_attention": _md_table(
-        ["县区代码", "县区", "报表", "状态", "迟报", "最新版本被退回"], pending)})
+    table = _md_table(["县区代码", "县区", "报表", "状态", "迟报", "最新版本被退回"], pending)
+    missing = [r for r in rows if r[2] != "accepted" and r[0] in COUNTIES]
+    return dg.MaterializeResult(
+        metadata={**states, "needs_attention": table},
+        check_results=[dg.AssetCheckResult(
+            check_name="every_county_has_every_return", passed=not missing, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"not_in_force": len(missing), "needs_attention": table})])
 
 
 def section_asset(section: str) -> dg.AssetsDefinition:
@@ -148,4 +187,5 @@ def report_figures(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     })
 
 
-ALL_ASSETS = [landing_inventory, *STAGING.values(), submission_status, *SECTION_ASSETS.values(), report_figures]
+ALL_ASSETS = [landing_inventory, *STAGING.values(), cross_return, submission_status, *SECTION_ASSETS.values(),
+              report_figures]

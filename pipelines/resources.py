@@ -66,6 +66,10 @@ class WarehouseResource(dg.ConfigurableResource):
             self._failed = True
             raise
 
+    def fail(self):
+        """Roll the whole run back at its end (a blocking check found a defect)."""
+        self._failed = True
+
     @property
     def run_started(self) -> datetime:
         return self._started

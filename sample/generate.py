@@ -324,10 +324,9 @@ def relocation_rows(t: dict, rng: random.Random) -> dict[str, list[dict]]:
     for c in CODES:
         sites = rng.randint(8, 15)
         hh = split_int(households[c], rng, [str(i) for i in range(sites)], spread=0.6)
-        pp = {s: hh[s] * 3 for s in hh}
-        rest = persons[c] - sum(pp.values())
-        for s in sorted(hh, key=lambda s: -hh[s])[:1]:
-            pp[s] += rest
+        extra = persons[c] - households[c]            # every site has at least one person a household
+        pp = {s: hh[s] + extra * hh[s] // households[c] for s in hh}
+        pp[max(hh, key=hh.get)] += persons[c] - sum(pp.values())
         rows = []
         for s in sorted(hh, key=int):
             types = split_int(hh[s], rng, ["type_migrant_work", "type_community_worker", "type_services", "type_farming",
@@ -377,10 +376,12 @@ def build(period: str, households: int | None = None, seed: str | None = None) -
             t[k] = int(t[k] * scale)
     villages = village_rows(period, t, rng)
     data = {"village_register": villages, "monitoring_households": monitoring_rows(period, t, rng, villages)}
-    for rid, per_county in one_row_returns(t, rng).items():
+    # county shares are stable from year to year: the same split draws for every period
+    shares = random.Random("shangluo-sample-shares" + (f"-{seed}" if seed else ""))
+    for rid, per_county in one_row_returns(t, shares).items():
         data[rid] = {c: [row] for c, row in per_county.items()}
+    data["assistance"] = assistance_rows(t, shares)
     data["relocation_sites"] = relocation_rows(t, rng)
-    data["assistance"] = assistance_rows(t, rng)
     return data
 
 
@@ -578,6 +579,10 @@ def generate(out: Path = OUT, periods=("2021", "2022"), households: int | None =
         data = written[period] = build(period, households, seed)
         for unit in CODES + [CITY_CODE]:
             write_unit(out / period / unit, unit, period, data, forms[unit], messy)
+    if not seed and "2022" in periods:     # a county explains a soft warning (说明, SPEC section 4)
+        with (out / "2022" / "611002" / "说明.csv").open("w", encoding="utf-8-sig", newline="") as fh:
+            csv.writer(fh).writerows([["表号", "规则编号", "业务键", "说明"],
+                                      ["表8", "cross.moved_over_half", "", "新增1个最美休闲乡村（省级认定），数据无误"]])
     (out / "README.md").write_text(
         "# 合成样例数据 / SYNTHETIC sample returns\n\n"
         "These county returns are invented by `python -m sample.generate` (deterministic, seeded). Only the 2022 city\n"

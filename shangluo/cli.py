@@ -20,7 +20,7 @@ from pathlib import Path
 from .config import ROOT, ConfigError, Settings
 
 EXIT_OK, EXIT_HARD, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}   # the summary says what matters
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}   # the summary says what matters
 
 
 def dagster_env() -> dict[str, str]:
@@ -85,7 +85,10 @@ def _run_periods(settings: Settings, periods: list[str], args) -> int:
         if not result.success:
             failures = [e for e in result.all_events if e.is_step_failure]
             for e in failures:
-                _say(f"步骤失败 / step failed: {e.step_key}: {e.step_failure_data.error.message.strip()}")
+                error = e.step_failure_data.error
+                while error.cause is not None:
+                    error = error.cause
+                _say(f"步骤失败 / step failed: {e.step_key}: {error.message.strip()}")
             _say(f"{period}: 运行失败，数据仓库未改变 / the run failed; the warehouse is unchanged")
             return EXIT_HARD
     _summary(settings, periods, time.monotonic() - started)

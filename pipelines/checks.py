@@ -1,0 +1,57 @@
+"""Asset check results, from the rule catalogue's SQL path (no Dagster definitions here)."""
+import dagster as dg
+
+from schemas.core import HARD, Context, Return
+from schemas.sqlrules import duplicates_sql, violations_sql
+from shangluo.config import cutoff
+
+SAMPLE_ROWS = 10
+
+
+def _md(header, rows) -> dg.MetadataValue:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("" if v is None else str(v).replace("|", "/") for v in r) + " |" for r in rows]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def staging_hard_rules(con, ret: Return, period: str) -> dg.AssetCheckResult:
+    """Every hard rule with a SQL form holds over staging; only accepted versions are there, one a county."""
+    ctx = Context(period, "", cutoff(period))
+    table, where = f"staging.{ret.return_id}", f"period = '{int(period)}'"
+    rules = violations_sql(ret, ctx, table, "source_row", where, county_sql="county_code", staged=True, severity=HARD)
+    failing = con.execute(f"select rule_id, count(*) from ({rules}) group by rule_id").fetchall()
+    if ret.key:
+        scope = "county_code" if ret.unique_in == "county" else ""
+        n = con.execute(f"select count(*) from ({duplicates_sql(ret, table, 'source_row', scope, where)})").fetchall()[0][0]
+        if n:
+            failing.append((f"{ret.return_id}.{'_'.join(ret.key)}.unique", n))
+    stray = con.execute(f"""
+        select count(*) from (select distinct county_code, submission_id from {table} where {where}) t
+        left join landing.submissions s using (submission_id)
+        where s.status is distinct from 'accepted' or s.hard_count <> 0""").fetchall()[0][0]
+    if stray:
+        failing.append(("staging.only_accepted_versions", stray))
+    return dg.AssetCheckResult(check_name="hard_rules_hold", passed=not failing, severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={"failing_rules": _md(["规则 rule", "行数 rows"], failing),
+                                         "failing_rule_count": len(failing)})
+
+
+def submissions_clean(con, ret: Return, period: str) -> dg.AssetCheckResult:
+    """Rejected versions and open soft warnings of this return, with masked samples."""
+    rejected = con.execute("select county_code, source, sheet, hard_count from landing.submissions where period = ? "
+                           "and return_id = ? and status = 'rejected' order by county_code", [period, ret.return_id]).fetchall()
+    counts = con.execute("select v.severity, v.status, count(*) from quality.violations v join landing.submissions s "
+                         "using (submission_id) where v.period = ? and v.return_id = ? and s.status in ('accepted', "
+                         "'rejected') group by all", [period, ret.return_id]).fetchall()
+    samples = con.execute(
+        "select v.county_code, v.source, v.source_row, v.column_header, v.value, v.rule_id, v.severity, v.message_zh "
+        "from quality.violations v join landing.submissions s using (submission_id) where v.period = ? and "
+        "v.return_id = ? and s.status in ('accepted', 'rejected') and v.status = 'open' "
+        "order by v.severity, v.county_code, v.source_row limit ?", [period, ret.return_id, SAMPLE_ROWS]).fetchall()
+    open_soft = sum(n for sev, st, n in counts if sev == "soft" and st == "open")
+    return dg.AssetCheckResult(
+        check_name="submissions_clean", passed=not rejected and not open_soft, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"rejected_versions": len(rejected), "open_soft_warnings": open_soft,
+                  "hard_violations": sum(n for sev, _, n in counts if sev == "hard"),
+                  "rejected": _md(["县区", "文件", "工作表", "强制性错误"], rejected),
+                  "samples": _md(["县区", "文件", "行", "列", "值", "规则", "类别", "说明"], samples)})
