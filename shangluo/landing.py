@@ -7,14 +7,13 @@ Only files under the landing root are read: links that lead out of it are refuse
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.catalogue import match_return
 from schemas.core import AREAS
 from schemas.messages import Unusable
-from schemas.read import EXPLANATION_NAMES, is_system_file, parts_of
+from schemas.read import is_system_file, parts_of
 
 READ_SUFFIXES = (".csv", ".xlsx", ".xls")
 
@@ -40,6 +39,10 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.1f} KB"
 
 
 def periods(root: Path) -> list[str]:
@@ -71,8 +74,8 @@ def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int) 
     stat = path.stat()
     if stat.st_size > max_bytes:
         return [Entry(kind="unusable", size=stat.st_size, mtime_ns=stat.st_mtime_ns,
-                      message_zh=f"文件大小{stat.st_size / 2**20:.0f}MB，超过上限{max_bytes / 2**20:.0f}MB，拒绝读取",
-                      message_en=f"the file is {stat.st_size / 2**20:.0f} MB, over the limit of {max_bytes / 2**20:.0f} MB: refused",
+                      message_zh=f"文件大小{_size(stat.st_size)}，超过上限{_size(max_bytes)}，拒绝读取",
+                      message_en=f"the file is {_size(stat.st_size)}, over the limit of {_size(max_bytes)}: refused",
                       **base)]
     digest = file_sha256(path)
     meta = dict(file_sha256=digest, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
@@ -114,14 +117,3 @@ def scan_period(root: Path, period: str, max_bytes: int, county: str | None = No
                 continue
             out.extend(scan_file(root, period, name, path, max_bytes))
     return out
-
-
-def explanation_file(name: str) -> bool:
-    return Path(name).stem.strip() in EXPLANATION_NAMES
-
-
-def walk_files(root: Path):
-    """Every regular file under the landing root (for the read-only check in tests)."""
-    for dirpath, _, names in os.walk(root):
-        for n in names:
-            yield Path(dirpath) / n

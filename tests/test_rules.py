@@ -105,3 +105,17 @@ def test_both_paths_of_the_catalogue_find_the_same_violations(corpus_build):
                     assert dups == {f.source_row for f in checked.findings if f.rule_id.endswith(".unique")}, path
                 compared += len(pandera)
     assert compared >= 8
+
+
+def test_no_clear_id_number_in_tables_logs_or_dagster_storage(corpus_build):
+    import re
+    from sample.generate import build
+    clear = {r["head_id_number"].encode() for period in ("2021", "2022")
+             for rows in build(period)["monitoring_households"].values() for r in rows}
+    pattern = re.compile(rb"\d{17}[\dX]")
+    state = corpus_build["wh"].parent / "dagster"
+    files = [corpus_build["wh"], *(p for p in state.rglob("*") if p.is_file())]
+    assert len(files) > 3
+    for path in files:
+        assert not set(pattern.findall(path.read_bytes())) & clear, path
+    assert not set(pattern.findall(corpus_build["stdout"].encode())) & clear

@@ -33,12 +33,13 @@ def refresh_status(con: duckdb.DuckDBPyConnection, period: str):
         ), in_force as (
             select * from kept where status = 'accepted'
         ), newest as (
-            select county_code, return_id, arg_max(status, first_seen_at) as newest_status
+            select county_code, return_id, arg_max(status, first_seen_at) as newest_status,
+                   bool_or(status = 'rejected') as any_rejected
             from kept group by county_code, return_id
         )
         select $period, u.county_code, u.return_id,
                case when f.submission_id is not null then 'accepted'
-                    when n.newest_status is not null then 'rejected' else 'missing' end,
+                    when n.any_rejected then 'rejected' else 'missing' end,
                f.submission_id, f.first_seen_at,
                f.first_seen_at > $deadline,
                f.submission_id is not null and n.newest_status = 'rejected'
