@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -73,7 +74,7 @@ def _run_periods(settings: Settings, periods: list[str], args) -> int:
     instance = dg.DagsterInstance.get()
     _free_stale_slots(instance)
     tags = {"shangluo/county": args.county or "", "shangluo/force": "true" if args.force else "false",
-            "shangluo/trigger": "cli"}
+            "shangluo/trigger": "cli", "shangluo/pid": str(os.getpid()), "shangluo/host": socket.gethostname()}
     started = time.monotonic()
     for period in periods:
         if not instance.has_dynamic_partition(period_partitions.name, period):
@@ -95,17 +96,29 @@ def _run_periods(settings: Settings, periods: list[str], args) -> int:
     return EXIT_OK
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _free_stale_slots(instance):
-    """We hold the warehouse: no other run can be writing, so runs still marked as holding pool
-    slots were killed; free their slots so this run does not wait for them forever."""
+    """A `shangluo run` killed mid-way leaves its Dagster run STARTED and its pool slot claimed, and
+    the next run would wait for that slot forever: free the slots of runs whose process is gone."""
     import dagster as dg
     storage = instance.event_log_storage
     if not storage.supports_global_concurrency_limits:
         return
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED,
                                                                   dg.DagsterRunStatus.STARTING])):
-        storage.free_concurrency_slots_for_run(run.run_id)
-        instance.report_run_failed(run, "stopped while holding no warehouse lock (killed)")
+        pid, host = run.tags.get("shangluo/pid"), run.tags.get("shangluo/host")
+        if pid and host == socket.gethostname() and not _alive(int(pid)):
+            storage.free_concurrency_slots_for_run(run.run_id)
+            instance.report_run_failed(run, "the process of this run was killed (found by the next run)")
 
 
 def _summary(settings: Settings, periods: list[str], seconds: float):

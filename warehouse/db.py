@@ -176,6 +176,8 @@ def section_columns(section: str) -> dict[str, tuple[str, str]]:
             "area_name": ("VARCHAR", "地区名称 / area name")}
     for f in section_figures(section):
         cols[f.figure_id] = (None, f"{f.label_zh}（{f.unit}，未修约） / {f.figure_id}, unrounded, in {f.unit}")
+        cols[f"{f.figure_id}_previous"] = (None, f"{f.label_zh}上期值（{f.unit}） / {f.figure_id} of period P-1")
+        cols[f"{f.figure_id}_change"] = (None, f"{f.label_zh}比上期增减（{f.unit}） / {f.figure_id}: change against P-1")
     cols["complete"] = ("BOOLEAN", "本部分所有指标完整 / every figure of the section is complete")
     return cols
 
@@ -216,6 +218,7 @@ def ensure_section_table(con, section: str, select_sql: str):
     """The section table takes its figure columns' types from its SQL."""
     rel = con.sql(f"select * from ({select_sql}) limit 0")
     types = {c: str(t) for c, t in zip(rel.columns, rel.types)}
-    columns = {c: (t or types[c], text) for c, (t, text) in section_columns(section).items()}
+    base = lambda c: c.removesuffix("_previous").removesuffix("_change")  # noqa: E731
+    columns = {c: (t or types[base(c)], text) for c, (t, text) in section_columns(section).items()}
     _create(con, f"report.{section}", f"{SECTION_LABELS[section]}：期别×地区 / section {section}, period × area",
             columns)

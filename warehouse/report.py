@@ -87,13 +87,21 @@ def refresh_section(con: duckdb.DuckDBPyConnection, period: str, section: str) -
     ensure_section_table(con, section, sql)
     rel = con.sql(sql)
     rows = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+    figs = section_figures(section)
+    previous = {r[0]: dict(zip((f.figure_id for f in figs), r[1:])) for r in con.execute(
+        f"select area_code, {', '.join(f.figure_id for f in figs)} from report.{section} where period = ?",
+        [str(int(period) - 1)]).fetchall()}
     for row in rows:
         area, complete = row["area_code"], True
-        for fig in section_figures(section):
+        for fig in figs:
             fig_complete, usable, _ = completeness(fig, period, area, in_force)
             if not usable:
                 row[fig.figure_id] = None
             complete &= fig_complete
+            before = previous.get(area, {}).get(fig.figure_id)
+            row[f"{fig.figure_id}_previous"] = before
+            row[f"{fig.figure_id}_change"] = None if before is None or row[fig.figure_id] is None \
+                else row[fig.figure_id] - before
         row.update(period=period, area_name=AREAS[area], complete=complete)
     con.execute(f"delete from report.{section} where period = ?", [period])
     if rows:

@@ -1,0 +1,161 @@
+"""The yearly cycle: the landing sensor, the nightly schedule, partitions, incremental rebuilds,
+and two runs started together."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from sample.generate import build, csv_bytes
+
+from .conftest import ROOT, SAMPLE, cli_env, query, shangluo
+
+
+def _write(path: Path, text: str, mtime: float):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, (mtime, mtime))
+
+
+def test_sensor_takes_files_once_they_stop_changing(tmp_path):
+    from pipelines.sensors import evaluate
+    root, t0 = tmp_path / "landing", 1_700_000_000.0
+    f = root / "2022" / "611002" / "表6.csv"
+    tick = lambda cursor, now: evaluate(root, cursor, now=now, settle=30)  # noqa: E731
+
+    keys, cursor = tick(None, t0)
+    assert keys == {}                                                   # empty landing
+    _write(f, "a", t0)                                                  # new folder, new file
+    keys, cursor = tick(cursor, t0 + 5)
+    assert keys == {}                                                   # first seen: not yet taken
+    keys, cursor = tick(cursor, t0 + 40)
+    assert list(keys) == ["2022"]                                       # unchanged and settled: taken
+    first_key = keys["2022"]
+    keys, cursor = tick(cursor, t0 + 80)
+    assert keys == {}                                                   # unchanged file: nothing to do
+
+    _write(f, "ab", t0 + 100)                                           # still being written
+    keys, cursor = tick(cursor, t0 + 101)
+    _write(f, "abc", t0 + 110)
+    keys2, cursor = tick(cursor, t0 + 111)
+    assert keys == {} and keys2 == {}
+    keys, cursor = tick(cursor, t0 + 120)                               # unchanged, but younger than 30 s
+    assert keys == {}
+    keys, cursor = tick(cursor, t0 + 150)                               # changed file: taken once settled
+    assert list(keys) == ["2022"] and keys["2022"] != first_key
+
+    _write(root / "2023" / "611002" / "表6.csv", "x", t0)               # a new period folder
+    tick(cursor, t0 + 200)
+    keys, cursor = tick(tick(cursor, t0 + 200)[1], t0 + 240)
+    assert list(keys) == ["2023"]
+    f.unlink()                                                          # removed: at once, and P+1 too
+    keys, cursor = tick(cursor, t0 + 300)
+    assert sorted(keys) == ["2022", "2023"]
+    assert json.loads(cursor)["taken"] == {"2023/611002/表6.csv": [1, int(t0 * 1e9)]}
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(ROOT))
+    monkeypatch.setenv("SHANGLUO_DAGSTER_STATE", str(tmp_path / "dagster"))
+    monkeypatch.setenv("SHANGLUO_DAGSTER_COMPUTE_LOGS", str(tmp_path / "dagster" / "logs"))
+    with dg.DagsterInstance.get() as inst:
+        yield inst
+
+
+def test_sensor_adds_partitions_and_requests_runs_with_keys(tmp_path, instance, monkeypatch):
+    from pipelines.assets import period_partitions
+    from pipelines.sensors import landing_sensor
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE / "2022", landing / "2022")
+    old = time.time() - 3600
+    for p in landing.rglob("*"):
+        os.utime(p, (old, old))
+    monkeypatch.setenv("SHANGLUO_LANDING", str(landing))
+    monkeypatch.setenv("SHANGLUO_SETTLE_SECONDS", "0")
+    result = landing_sensor(dg.build_sensor_context(instance=instance))
+    assert result.dynamic_partitions_requests[0].partition_keys == ["2022"]
+    assert result.run_requests == []                                    # files seen once: not yet taken
+    instance.add_dynamic_partitions(period_partitions.name, ["2022"])
+    result = landing_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+    (run,) = result.run_requests
+    assert run.partition_key == "2022" and run.run_key.startswith("2022:")
+    again = landing_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+    assert again.run_requests == [] and not again.dynamic_partitions_requests
+
+
+def test_nightly_schedule_rebuilds_the_current_period(instance):
+    from pipelines.assets import period_partitions
+    from pipelines.sensors import nightly
+    ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2023, 3, 1, 2))
+    assert isinstance(nightly(ctx), dg.SkipReason)
+    instance.add_dynamic_partitions(period_partitions.name, ["2021", "2022"])
+    request = nightly(dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2023, 3, 1, 2)))
+    assert request.partition_key == "2022" and request.run_key == "nightly:2022:2023-03-01"
+
+
+def test_definitions_hold_the_job_sensor_and_schedule():
+    from pipelines.definitions import defs
+    assert defs.get_sensor_def("landing_sensor") and defs.get_schedule_def("nightly")
+    assert defs.resolve_job_def("build_period").partitions_def.name == "period"
+
+
+def _ledger(wh: Path):
+    return {sid: (status, seen) for sid, status, seen in query(
+        wh, "select submission_id, status, first_seen_at from landing.submissions")}
+
+
+def test_one_corrected_return_is_the_only_thing_processed_again(tmp_path, landing_copy):
+    env, wh = cli_env(tmp_path, landing_copy), tmp_path / "warehouse.duckdb"
+    shangluo("run", env=env)
+    before = _ledger(wh)
+    parsed_before = dict(query(wh, "select source, seen_at from landing.files"))
+    city_sql = "select employed_persons from report.employment where period = '2022' and area_code = '611000'"
+    city_before = query(wh, city_sql)[0][0]
+
+    row = dict(build("2022")["employment"]["611024"][0])
+    delta = 1000
+    row["employed_persons"] += delta
+    (landing_copy / "2022" / "611024" / "employment.csv").write_bytes(csv_bytes("employment", [row], "utf-8-sig", "en"))
+    shangluo("run", env=env)
+    after = _ledger(wh)
+    new = set(after) - set(before)
+    assert len(new) == 1 and after[new.pop()][0] == "accepted"
+    changed = {sid for sid in before if after[sid] != before[sid]}
+    assert len(changed) == 1 and after[changed.pop()][0] == "superseded"
+    parsed = dict(query(wh, "select source, seen_at from landing.files"))
+    assert {s for s in parsed if parsed[s] != parsed_before.get(s)} == {"2022/611024/employment.csv"}
+    assert query(wh, city_sql)[0][0] - city_before == Decimal("0.1")   # 1000 persons are 0.1 万人
+
+    shangluo("run", env=env)                                            # nothing changed: nothing processed
+    assert _ledger(wh) == after and dict(query(wh, "select source, seen_at from landing.files")) == parsed
+
+
+def _figures(wh):
+    return sorted(query(wh, "select period, area_code, figure_id, value, text, complete from report.figures"))
+
+
+def test_two_runs_started_together_both_end_cleanly(tmp_path, landing_copy):
+    single = tmp_path / "single"
+    shangluo("run", env=cli_env(single, landing_copy))
+    for wait, codes in (("120", {0}), ("0", {0, 3})):
+        tmp = tmp_path / f"wait{wait}"
+        env = cli_env(tmp, landing_copy, SHANGLUO_LOCK_WAIT_SECONDS=wait)
+        procs = [subprocess.Popen([sys.executable, "-m", "shangluo.cli", "run"], cwd=ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outs = [p.communicate(timeout=600) for p in procs]
+        got = sorted(p.returncode for p in procs)
+        assert set(got) <= codes and 0 in got, outs
+        for proc, (stdout, _) in zip(procs, outs):
+            if proc.returncode == 3:
+                assert "另一个进程" in stdout and "another process" in stdout
+        assert _figures(tmp / "warehouse.duckdb") == _figures(single / "warehouse.duckdb")
