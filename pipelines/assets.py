@@ -11,6 +11,7 @@ from dataclasses import asdict
 import dagster as dg
 import pyarrow as pa
 
+from publish.report import write as write_report
 from schemas.catalogue import RETURNS
 from schemas.core import AREAS, COUNTIES
 from shangluo.landing import scan_period
@@ -187,5 +188,27 @@ def report_figures(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     })
 
 
+PUBLICATION_KEY = dg.AssetKey(["report", "publication"])
+
+
+@dg.asset(key=PUBLICATION_KEY, partitions_def=period_partitions, group_name=GROUP_REPORT, deps=[report_figures],
+          description="报告：文章、图表、口径与来源、分部表格 / the report: article, charts, provenance, tables "
+                      "(report-P.md, report-P.html, tables-P.xlsx in SHANGLUO_REPORTS)",
+          check_specs=[dg.AssetCheckSpec("reconciles_with_published", asset=PUBLICATION_KEY,
+                                         description="与公开发布的数字一致 / equals the published figures")])
+def publication(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    period = context.partition_key
+    with warehouse.writing() as con:
+        rep, paths = write_report(con, period, warehouse.settings.reports)
+    differ = [[f.figure_id, computed, published] for f, computed, published, equal in rep.reconciliation if not equal]
+    check = dg.AssetCheckResult(
+        check_name="reconciles_with_published", passed=not differ, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"equal": rep.reconciled, "compared": len(rep.reconciliation),
+                  "differences": _md_table(["指标", "本次计算", "已发布"], differ)})
+    return dg.MaterializeResult(metadata={"files": dg.MetadataValue.json([str(p) for p in paths]),
+                                          "revisions_against_vintage": len(rep.revisions)},
+                                check_results=[check])
+
+
 ALL_ASSETS = [landing_inventory, *STAGING.values(), cross_return, submission_status, *SECTION_ASSETS.values(),
-              report_figures]
+              report_figures, publication]

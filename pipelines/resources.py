@@ -35,7 +35,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return Settings(landing=Path(self.landing).resolve() if self.landing else base.landing,
                         warehouse=Path(self.warehouse) if self.warehouse else base.warehouse,
                         lock_wait_seconds=self.lock_wait_seconds if self.lock_wait_seconds >= 0 else base.lock_wait_seconds,
-                        max_file_bytes=base.max_file_bytes)
+                        max_file_bytes=base.max_file_bytes, reports=base.reports)
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext):

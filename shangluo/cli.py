@@ -3,6 +3,9 @@
     shangluo run [--period P] [--county C] [--force]     materialise everything in-process
     shangluo validate PATH... [--period P] [--county C] [--json]
     shangluo sql "select ..."                            read-only query of the warehouse
+    shangluo report --period P --out DIR                 the report, its tables, reconciliation and revisions
+    shangluo publish --period P                          freeze the figures as a published vintage
+    shangluo template [RETURN_ID...] --out DIR           blank Excel returns for the clerks
     shangluo dev                                         the Dagster UI on 127.0.0.1
 
 Exit codes: 0 done (rejected submissions are data, not failure); 1 hard errors (validate) or a
@@ -185,6 +188,71 @@ def csv_writer():
     return csv.writer(sys.stdout, lineterminator="\n")
 
 
+# ------------------------------------------------------------------ report, publish, template
+
+def _open(settings: Settings, read_only: bool):
+    from warehouse.db import WarehouseBusy, connect
+    if not settings.warehouse.exists():
+        _say(f"数据仓库不存在 / no warehouse at {settings.warehouse}: run `shangluo run` first")
+        return None, EXIT_USAGE
+    try:
+        return connect(settings.warehouse, read_only=read_only, wait_seconds=settings.lock_wait_seconds), EXIT_OK
+    except WarehouseBusy as exc:
+        _say(str(exc))
+        return None, EXIT_BUSY
+
+
+def cmd_report(args) -> int:
+    from publish.report import write
+    con, code = _open(Settings.from_env(), read_only=True)
+    if con is None:
+        return code
+    try:
+        rep, paths = write(con, args.period, args.out)
+    except LookupError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    finally:
+        con.close()
+    for p in paths:
+        _say(str(p))
+    if rep.reconciliation:
+        _say(f"与公开发布数字核对 / reconciliation: {rep.reconciled}/{len(rep.reconciliation)} equal")
+    if rep.vintage:
+        _say(f"与已发布版本 {rep.vintage[0]} 相比修订 / revisions against the published vintage: {len(rep.revisions)}")
+    return EXIT_OK
+
+
+def cmd_publish(args) -> int:
+    from publish.vintage import publish
+    from warehouse.db import transaction
+    con, code = _open(Settings.from_env(), read_only=False)
+    if con is None:
+        return code
+    try:
+        with transaction(con):
+            vintage, n = publish(con, args.period, args.note or "")
+    except LookupError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    finally:
+        con.close()
+    _say(f"已发布版本 / published vintage {vintage}: {n} figures")
+    return EXIT_OK
+
+
+def cmd_template(args) -> int:
+    from schemas.catalogue import RETURNS, match_return
+    from schemas.template import template_name, write_template
+    wanted = [match_return(r) for r in args.returns] if args.returns else list(RETURNS.values())
+    if None in wanted:
+        _say(f"未知报表 / unknown return: {[r for r, w in zip(args.returns, wanted) if w is None]}")
+        return EXIT_USAGE
+    for ret in wanted:
+        _say(str(write_template(ret, args.out / template_name(ret))))
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------ dev
 
 def cmd_dev(args) -> int:
@@ -213,6 +281,18 @@ def main(argv=None) -> int:
     p.add_argument("query")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sql)
+    p = sub.add_parser("report", help="the report of a period: report-P.md, report-P.html, tables-P.xlsx")
+    p.add_argument("--period", required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("publish", help="freeze the figures of a period as a published vintage")
+    p.add_argument("--period", required=True)
+    p.add_argument("--note")
+    p.set_defaults(func=cmd_publish)
+    p = sub.add_parser("template", help="blank Excel returns with drop-downs and instructions")
+    p.add_argument("returns", nargs="*", metavar="RETURN_ID")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_template)
     p = sub.add_parser("dev", help="the Dagster UI on 127.0.0.1")
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func=cmd_dev)

@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LANDING = ROOT / "sample" / "landing"
 DEFAULT_WAREHOUSE = ROOT / "warehouse" / "shangluo.duckdb"
+DEFAULT_REPORTS = ROOT / "reports"
 PERIODS_FILE = ROOT / "periods.toml"
 # Accepted only for the bundled (synthetic) sample: a published key would let anyone reverse the
 # hash of the few hundred million valid ID numbers.
@@ -28,6 +29,7 @@ class Settings:
     warehouse: Path
     lock_wait_seconds: float
     max_file_bytes: int
+    reports: Path = DEFAULT_REPORTS
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -36,6 +38,7 @@ class Settings:
             warehouse=Path(os.environ.get("SHANGLUO_WAREHOUSE") or DEFAULT_WAREHOUSE),
             lock_wait_seconds=float(os.environ.get("SHANGLUO_LOCK_WAIT_SECONDS", "30")),
             max_file_bytes=int(float(os.environ.get("SHANGLUO_MAX_FILE_MB", "4096")) * 2**20),
+            reports=Path(os.environ.get("SHANGLUO_REPORTS") or DEFAULT_REPORTS),
         )
 
     @property
@@ -52,21 +55,29 @@ class Settings:
                           "the built-in development key is accepted only for the bundled sample")
 
 
-@cache
 def _periods() -> dict:
-    if PERIODS_FILE.exists():
-        with PERIODS_FILE.open("rb") as fh:
-            return tomllib.load(fh)
-    return {}
+    return _load_periods(os.environ.get("SHANGLUO_PERIODS_FILE") or str(PERIODS_FILE))
+
+
+@cache
+def _load_periods(path: str) -> dict:
+    p = Path(path)
+    if not p.exists():
+        return {}
+    with p.open("rb") as fh:
+        return tomllib.load(fh)
 
 
 def cutoff(period: str) -> date:
     return _periods().get(str(period), {}).get("cutoff") or date(int(period), 12, 31)
 
 
-def deadline(period: str) -> datetime:
+def deadline(period: str) -> datetime | None:
+    """The submission deadline of a period, if one is configured."""
     d = _periods().get(str(period), {}).get("deadline")
-    return d if isinstance(d, datetime) else datetime(int(period) + 1, 1, 31, 23, 59, 59)
+    if isinstance(d, date) and not isinstance(d, datetime):
+        d = datetime(d.year, d.month, d.day, 23, 59, 59)
+    return d
 
 
 @cache

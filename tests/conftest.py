@@ -20,7 +20,7 @@ TEST_KEY = "test-key-not-for-production"
 def cli_env(tmp: Path, landing: Path | None = None, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHANGLUO_", "DAGSTER_"))}
     env.update(SHANGLUO_WAREHOUSE=str(tmp / "warehouse.duckdb"), SHANGLUO_DAGSTER_STATE=str(tmp / "dagster"),
-               SHANGLUO_DAGSTER_COMPUTE_LOGS=str(tmp / "dagster" / "compute_logs"))
+               SHANGLUO_DAGSTER_COMPUTE_LOGS=str(tmp / "dagster" / "compute_logs"), SHANGLUO_REPORTS=str(tmp / "reports"))
     if landing is not None:
         env.update(SHANGLUO_LANDING=str(landing), SHANGLUO_PII_KEY=TEST_KEY)
     env.update(extra)

@@ -44,6 +44,7 @@ def test_materialize_one_period_and_no_clear_id_anywhere(tmp_path, instance, mon
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE / "2022", landing / "2022")
     monkeypatch.setenv("SHANGLUO_PII_KEY", TEST_KEY)
+    monkeypatch.setenv("SHANGLUO_REPORTS", str(tmp_path / "reports"))
     instance.add_dynamic_partitions(period_partitions.name, ["2022"])
     wh = tmp_path / "wh.duckdb"
     result = dg.materialize(ALL_ASSETS, partition_key="2022", instance=instance,
@@ -53,6 +54,13 @@ def test_materialize_one_period_and_no_clear_id_anywhere(tmp_path, instance, mon
     assert meta["counties_in_force"].value == 7 and meta["rows_in_force"].value == 9888
     assert query(wh, "select count(*) from staging.monitoring_households")[0][0] == 9888
     assert query(wh, "select count(*) from report.figures where period = '2022' and not complete")[0][0] == 16  # P-1
+    checks = result.get_asset_check_evaluations()
+    assert {c.check_name for c in checks} == {"hard_rules_hold", "submissions_clean", "every_county_has_every_return",
+                                              "reconciles_with_published"}
+    assert all(c.passed for c in checks if c.check_name in ("hard_rules_hold", "every_county_has_every_return"))
+    reconcile, = [c for c in checks if c.check_name == "reconciles_with_published"]
+    assert not reconcile.passed and reconcile.metadata["equal"].value == 67     # 2021 is not there: two figures NULL
+    assert (tmp_path / "reports" / "report-2022.html").exists()
 
     clear = {r["head_id_number"].encode() for rows in build("2022")["monitoring_households"].values() for r in rows}
     assert len(clear) > 9000

@@ -134,6 +134,28 @@ LEDGER = {
         "explanation": ("VARCHAR", "县区说明 / the county's explanation"),
         "business_key": ("VARCHAR", "业务键：户编号、村代码、安置点名称或帮扶类型 / business key of the row, for explanations"),
     }),
+    "report.vintages": ("已发布版本 / published vintages (inserted by `shangluo publish`, never updated)", {
+        "vintage_id": ("VARCHAR", "版本编号 / vintage id"),
+        "period": ("VARCHAR", "报告期 / period"),
+        "published_at": ("TIMESTAMP", "发布时间 / published at"),
+        "note": ("VARCHAR", "说明 / note"),
+    }),
+    "report.vintage_figures": ("已发布版本的数字（不再改变） / the figures of each vintage, never rewritten", {
+        "vintage_id": ("VARCHAR", "版本编号 / vintage id"),
+        "period": ("VARCHAR", "报告期 / period"),
+        "area_code": ("VARCHAR", "地区代码 / area code"),
+        "figure_id": ("VARCHAR", "指标编号 / figure id"),
+        "value": (f"DECIMAL(18,{VALUE_SCALE})", "发布的值 / value as published"),
+        "text": ("VARCHAR", "发布的文字 / text as published"),
+        "complete": ("BOOLEAN", "发布时是否完整 / complete when published"),
+    }),
+    "report.vintage_submissions": ("发布时采用的报表版本 / the versions in force when a vintage was published", {
+        "vintage_id": ("VARCHAR", "版本编号 / vintage id"),
+        "submission_id": ("VARCHAR", "报送版本 / submission id"),
+        "county_code": ("VARCHAR", "县区代码 / county code"),
+        "return_id": ("VARCHAR", "报表编号 / return id"),
+        "content_sha256": ("VARCHAR", "内容哈希 / content hash"),
+    }),
     "ref.areas": ("地区 / areas: the city and its 7 counties", {
         "area_code": ("VARCHAR", "地区代码 / area code (611000 is the city)"),
         "area_name": ("VARCHAR", "地区名称 / area name"),
@@ -182,7 +204,8 @@ def section_columns(section: str) -> dict[str, tuple[str, str]]:
     return cols
 
 
-def _create(con, table: str, comment: str, columns: dict[str, tuple[str, str]]):
+def create_table(con, table: str, comment: str, columns: dict[str, tuple[str, str]]):
+    """Create `table` if missing, add missing columns, (re)write every comment."""
     con.execute(f"create table if not exists {table} (" +
                 ", ".join(f'"{c}" {t}' for c, (t, _) in columns.items()) + ")")
     for c, (t, _) in columns.items():      # a warehouse built by an older version gains new columns
@@ -198,9 +221,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection):
         con.execute(f"create schema if not exists {schema}")
     con.execute((SQL_DIR / "macros.sql").read_text(encoding="utf-8"))
     for table, (comment, columns) in LEDGER.items():
-        _create(con, table, comment, columns)
+        create_table(con, table, comment, columns)
     for ret in RETURNS.values():
-        _create(con, f"staging.{ret.return_id}",
+        create_table(con, f"staging.{ret.return_id}",
                 f"{ret.table_label} {ret.title}：采用中的版本的数据行 / {ret.return_id}: rows of the versions in force",
                 staging_columns(ret))
     con.execute("delete from ref.areas")
@@ -220,5 +243,5 @@ def ensure_section_table(con, section: str, select_sql: str):
     types = {c: str(t) for c, t in zip(rel.columns, rel.types)}
     base = lambda c: c.removesuffix("_previous").removesuffix("_change")  # noqa: E731
     columns = {c: (t or types[base(c)], text) for c, (t, text) in section_columns(section).items()}
-    _create(con, f"report.{section}", f"{SECTION_LABELS[section]}：期别×地区 / section {section}, period × area",
+    create_table(con, f"report.{section}", f"{SECTION_LABELS[section]}：期别×地区 / section {section}, period × area",
             columns)

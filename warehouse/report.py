@@ -41,13 +41,13 @@ def refresh_status(con: duckdb.DuckDBPyConnection, period: str):
                case when f.submission_id is not null then 'accepted'
                     when n.any_rejected then 'rejected' else 'missing' end,
                f.submission_id, f.first_seen_at,
-               f.first_seen_at > $deadline,
+               coalesce(f.first_seen_at > $deadline, false),
                f.submission_id is not null and n.newest_status = 'rejected'
         from units u
         left join in_force f on f.county_code = u.county_code and f.return_id = u.return_id
         left join newest n on n.county_code = u.county_code and n.return_id = u.return_id
     """, {"period": period, "city": CITY_CODE, "counties": list(COUNTIES), "returns": list(RETURN_IDS),
-          "deadline": deadline(period)})
+          "deadline": deadline(period)})   # NULL: no deadline configured, nothing is late
 
 
 def _in_force(con, periods: list[str]) -> set[tuple[str, str, str]]:

@@ -1,0 +1,1 @@
+"""Publication: the report regenerated from the warehouse, vintages, and the clerks' templates."""

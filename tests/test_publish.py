@@ -1,0 +1,150 @@
+"""Publication: the regenerated article, reconciliation, the HTML in headless Chromium, the
+tables workbook, vintages and revisions, and the clerks' templates."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from publish.article import published
+from sample.generate import build, csv_bytes
+from schemas.catalogue import RETURNS
+
+from .conftest import cli_env, query, shangluo
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def report_2022(sample_build, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    proc = shangluo("report", "--period", "2022", "--out", str(out), env=sample_build["env"])
+    return out, proc.stdout
+
+
+def test_the_regenerated_article_equals_the_published_one(report_2022):
+    out, stdout = report_2022
+    text = (out / "report-2022.md").read_text(encoding="utf-8")
+    title, paragraphs = published()
+    assert text.startswith(f"# {title}\n")
+    body = [line for line in text.splitlines() if line and not line.startswith(("#", ">", "|"))]
+    assert body[:9] == list(paragraphs)                       # character for character
+    assert "69 / 69 相同 / equal" in text and "reconciliation: 69/69 equal" in stdout
+    assert "✗" not in text
+
+
+def test_tables_workbook_has_a_cover_and_a_sheet_per_section(report_2022):
+    out, _ = report_2022
+    wb = openpyxl.load_workbook(out / "tables-2022.xlsx")
+    assert wb.sheetnames[0] == "说明 cover" and len(wb.sheetnames) == 9
+    ws = wb.worksheets[1]
+    assert ws["A1"].value == "地区代码" and ws["A2"].value == "area_code" and "（户）" in ws["C1"].value
+    assert [ws.cell(r, 1).value for r in range(3, 11)][0] == "611000" and ws.max_row == 10
+    assert ws["C3"].value == 9888
+    assert not (out / "tables-2022.xlsx").read_bytes().count(b"vbaProject")
+
+
+def _screenshot(html: Path, png: Path, size: str = "1200,1800") -> str:
+    proc = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={png.parent / 'profile'}",
+                           "--enable-logging=stderr", "--v=0", f"--window-size={size}", f"--screenshot={png}",
+                           html.as_uri()], capture_output=True, text=True, timeout=120)
+    assert png.exists(), proc.stderr[-2000:]
+    return proc.stderr
+
+
+@pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true", reason="chromium is not installed here")
+def test_the_html_renders_in_headless_chromium_with_chinese_glyphs(report_2022, tmp_path):
+    out, _ = report_2022
+    html = (out / "report-2022.html").read_text(encoding="utf-8")
+    assert "<script" not in html and "http://" not in html and "https://" not in html    # self-contained, offline
+    log = _screenshot(out / "report-2022.html", out / "report-2022.png")
+    assert "CONSOLE" not in log and "Uncaught" not in log
+    assert (out / "report-2022.png").stat().st_size > 50_000
+    # Chinese drawn, not boxes: the title and as many unassigned code points (drawn as .notdef boxes)
+    # would give the same picture if no CJK font were there.
+    pictures = []
+    for name, text in (("zh", "推进乡村振兴的商洛实践"), ("boxes", "\U000f0000" * 11)):
+        page = tmp_path / f"{name}.html"
+        page.write_text(f'<html><head><meta charset="utf-8"></head><body style="font-family:sans-serif;font-size:40px">'
+                        f"{text}</body></html>", encoding="utf-8")
+        _screenshot(page, tmp_path / f"{name}.png", "800,600")
+        pictures.append((tmp_path / f"{name}.png").read_bytes())
+    assert pictures[0] != pictures[1]
+
+
+def test_publish_freezes_a_vintage_and_the_report_shows_revisions(tmp_path, landing_copy):
+    env, wh = cli_env(tmp_path, landing_copy), tmp_path / "warehouse.duckdb"
+    shangluo("run", env=env)
+    out = shangluo("publish", "--period", "2022", "--note", "2022年度公报", env=env).stdout
+    assert "published vintage 2022-" in out
+    frozen = query(wh, "select * from report.vintage_figures order by all")
+    assert len(frozen) == 69 * 8
+
+    row = dict(build("2022")["employment"]["611021"][0])
+    row["employed_persons"] += 5000                                        # a correction after publication
+    for f in (landing_copy / "2022" / "611021").glob("表6*"):
+        f.write_bytes(csv_bytes("employment", [row], "gb18030", "zh"))
+    shangluo("run", env=env)
+    assert query(wh, "select * from report.vintage_figures order by all") == frozen
+    rep = shangluo("report", "--period", "2022", "--out", str(tmp_path / "out"), env=env)
+    text = (tmp_path / "out" / "report-2022.md").read_text(encoding="utf-8")
+    assert "revisions against the published vintage: " in rep.stdout
+    assert "- 脱贫人口务工就业: 26.8万人 → 27.3万人" in text and "- 务工就业目标完成率: 103% → 105%" in text
+    assert "67 / 69 相同" in text and "✗ 不一致" in text
+
+
+def _fill(template: Path, return_id: str, rows: list[dict]) -> Path:
+    wb = openpyxl.load_workbook(template)
+    ws = wb.worksheets[0]
+    labels = [c.value for c in ws[2]]
+    by_label = {f.label: f for f in RETURNS[return_id].fields}
+    for i, row in enumerate(rows, start=3):
+        for j, label in enumerate(labels, start=1):
+            v = row.get(by_label[label].name)
+            ws.cell(i, j).value = ("是" if v else "否") if isinstance(v, bool) else (float(v) if hasattr(v, "as_tuple") else v)
+    out = template.parent / "2022" / "611002" / template.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(out)
+    return out
+
+
+def test_a_filled_template_passes_validate_and_a_broken_dropdown_is_rejected(tmp_path, sample_build):
+    shangluo("template", "monitoring_households", "表7", "--out", str(tmp_path), env=sample_build["env"])
+    t1, t7 = tmp_path / "表1 防返贫监测对象台账.xlsx", tmp_path / "表7 易地扶贫搬迁安置点.xlsx"
+    ws = openpyxl.load_workbook(t1).worksheets[0]
+    assert ws["B3"].number_format == "@"                                   # ID numbers as text
+    assert any('"脱贫不稳定户,边缘易致贫户,突发严重困难户"' in (dv.formula1 or "") for dv in ws.data_validations.dataValidation)
+    assert "填表说明" in openpyxl.load_workbook(t1).sheetnames
+    data = build("2022")
+    filled = [_fill(t1, "monitoring_households", data["monitoring_households"]["611002"][:50]),
+              _fill(t7, "relocation_sites", data["relocation_sites"]["611002"])]
+    for path in filled:
+        proc = shangluo("validate", str(path), env=sample_build["env"], check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    wb = openpyxl.load_workbook(filled[0])
+    wb.worksheets[0]["G4"].value = "边缘户"                                # not in the drop-down
+    wb.save(filled[0])
+    proc = shangluo("validate", str(filled[0]), env=sample_build["env"], check=False)
+    assert proc.returncode == 1 and "monitoring_type.category" in proc.stdout and "第4行" in proc.stdout
+
+
+def test_every_return_has_a_template(tmp_path, sample_build):
+    shangluo("template", "--out", str(tmp_path), env=sample_build["env"])
+    assert len(list(tmp_path.glob("*.xlsx"))) == 10
+    assert shangluo("template", "表11", "--out", str(tmp_path), env=sample_build["env"], check=False).returncode == 2
+
+
+def test_templates_date_columns(tmp_path):
+    from schemas.template import write_template
+    path = write_template(RETURNS["monitoring_households"], tmp_path / "t.xlsx")
+    ws = openpyxl.load_workbook(path).worksheets[0]
+    labels = [c.value for c in ws[2]]
+    col = labels.index("纳入监测日期") + 1
+    assert ws.cell(3, col).number_format == "yyyy-mm-dd" and isinstance(date.today(), date)
