@@ -15,6 +15,7 @@ from publish.report import write as write_report
 from schemas.catalogue import RETURNS
 from schemas.core import AREAS, COUNTIES
 from shangluo.landing import scan_period
+from shangluo.timing import phase
 from warehouse.figures import SECTION_LABELS, SECTIONS, section_figures
 from warehouse.ledger import Ledger
 from warehouse.quality import apply_explanations, refresh_cross_rules
@@ -45,7 +46,8 @@ def landing_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     period = context.partition_key
     county, _ = _scope(context)
     settings = warehouse.settings
-    entries = scan_period(settings.landing, period, settings.max_file_bytes, county)
+    with phase("scan"):
+        entries = scan_period(settings.landing, period, settings.max_file_bytes, county)
     with warehouse.writing() as con:
         if county:
             con.execute("delete from landing.inventory where period = ? and county_code = ?", [period, county])
@@ -122,8 +124,9 @@ STAGING = {rid: staging_asset(rid) for rid in RETURNS}
 def cross_return(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     period = context.partition_key
     with warehouse.writing() as con:
-        found = refresh_cross_rules(con, period)
-        explained = apply_explanations(con, warehouse.settings.landing, period)
+        with phase("validate"):
+            found = refresh_cross_rules(con, period)
+            explained = apply_explanations(con, warehouse.settings.landing, period)
         open_soft = con.execute("select count(*) from quality.violations where period = ? and severity = 'soft' "
                                 "and status = 'open'", [period]).fetchall()[0][0]
     return dg.MaterializeResult(metadata={**found, **explained, "open_soft_warnings": open_soft})
@@ -163,7 +166,7 @@ def section_asset(section: str) -> dg.AssetsDefinition:
               group_name=GROUP_REPORT, pool=POOL, deps=[submission_status, *(STAGING[r] for r in reads)],
               description=f"{SECTION_LABELS[section]}：期别×地区，未修约 / section {section}, period × area, unrounded")
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        with warehouse.writing() as con:
+        with warehouse.writing() as con, phase("aggregate"):
             complete = refresh_section(con, context.partition_key, section)
         return dg.MaterializeResult(metadata={"areas": len(complete), "areas_complete": sum(complete.values())})
 
@@ -178,7 +181,7 @@ SECTION_ASSETS = {s: section_asset(s) for s in SECTIONS}
           description="发布数字：按发布口径修约，附文字 / the published figures, rounded and as text")
 def report_figures(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     period = context.partition_key
-    with warehouse.writing() as con:
+    with warehouse.writing() as con, phase("aggregate"):
         refresh_figures(con, period)
         rows = con.execute("select figure_id, text, complete, reason from report.figures "
                            "where period = ? and area_code = '611000' order by figure_id", [period]).fetchall()
@@ -198,7 +201,7 @@ PUBLICATION_KEY = dg.AssetKey(["report", "publication"])
                                          description="与公开发布的数字一致 / equals the published figures")])
 def publication(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     period = context.partition_key
-    with warehouse.writing() as con:
+    with warehouse.writing() as con, phase("report"):
         rep, paths = write_report(con, period, warehouse.settings.reports)
     differ = [[f.figure_id, computed, published] for f, computed, published, equal in rep.reconciliation if not equal]
     check = dg.AssetCheckResult(

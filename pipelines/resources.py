@@ -15,6 +15,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from shangluo.config import Settings, rules_version
+from shangluo.timing import phase
 from warehouse.db import connect, ensure_schema
 
 
@@ -46,10 +47,8 @@ class WarehouseResource(dg.ConfigurableResource):
             ensure_schema(con)
             self._con, self._failed, self._started = con, False, datetime.now()
             yield self
-            if self._failed:
-                con.execute("rollback")
-            else:
-                con.execute("commit")
+            with phase("write"):
+                con.execute("rollback" if self._failed else "commit")
         except BaseException:
             con.execute("rollback")
             raise

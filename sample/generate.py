@@ -568,17 +568,82 @@ def write_unit(folder: Path, unit: str, period: str, data: dict, form: str, mess
         (folder / "desktop.ini").write_text("[.ShellClassInfo]\n", encoding="utf-8")
 
 
+LARGE = 1_000_000       # from this many households 表1 is written as CSV, vectorised, a county at a time
+CHUNK = 500_000
+
+
+def write_large_monitoring(folder: Path, county: str, n: int, period: str, villages: list[dict], seed: int,
+                           defects: int = 0) -> int:
+    """表1 of `n` households for one county as UTF-8 CSV, generated with numpy in chunks (bounded
+    memory); `defects` rows get a household size of 0 (a hard error).  Returns the rows written."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    rng = np.random.default_rng(seed)
+    own = [v for v in villages if v["village_kind"] == "行政村"]
+    towns, names = np.array([v["township"] for v in own]), np.array([v["village_name"] for v in own])
+    cutoff = np.datetime64(f"{period}-12-31")
+    weights = np.array(ID_WEIGHTS)
+    fields = file_fields("monitoring_households")
+    path = folder / "monitoring_households.csv"
+    with path.open("wb") as fh:
+        fh.write((",".join(f.label for f in fields) + "\n").encode())
+        for start in range(0, n, CHUNK):
+            m = min(CHUNK, n - start)
+            born = np.datetime64("1940-01-01") + rng.integers(0, 20000, m).astype("timedelta64[D]")
+            seq = rng.integers(0, 1000, m)
+            body = np.char.add(np.char.add(county, np.char.replace(born.astype(str), "-", "")),
+                               np.char.zfill(seq.astype(str), 3))
+            digits = np.frombuffer("".join(body.tolist()).encode(), dtype=np.uint8).reshape(m, 17) - 48
+            check = np.array(list(ID_CHECK_CHARS))[(digits * weights).sum(axis=1) % 11]
+            enrolled = cutoff - rng.integers(90, 900, m).astype("timedelta64[D]")
+            eliminated = rng.random(m) < 0.6
+            span = (cutoff - enrolled).astype(int)
+            eliminated_on = enrolled + (30 + (rng.random(m) * (span - 30)).astype(int)).astype("timedelta64[D]")
+            pick = rng.integers(0, len(own), m)
+            size = rng.integers(1, 9, m)
+            if defects and start == 0:
+                size[:defects] = 0
+            cols = {
+                "household_id": np.char.add(county, np.char.zfill(np.arange(start + 1, start + m + 1).astype(str), 7)),
+                "head_id_number": np.char.add(body, check), "county_code": np.full(m, county),
+                "township": towns[pick], "village": names[pick], "household_size": size.astype(str),
+                "monitoring_type": np.array(["脱贫不稳定户", "边缘易致贫户", "突发严重困难户"])[rng.integers(0, 3, m)],
+                "main_risk": np.array(["因病", "因残", "因学", "因灾", "缺劳动力", "其他"])[rng.integers(0, 6, m)],
+                "enrolled_on": enrolled.astype(str), "risk_eliminated": np.where(eliminated, "是", "否"),
+                "eliminated_on": np.where(eliminated, eliminated_on.astype(str), ""),
+                "returned_to_poverty": np.full(m, "否"),
+            }
+            table = pa.table({f.label: pa.array(cols[f.name]) for f in fields})
+            buf = pa.BufferOutputStream()
+            pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+            fh.write(buf.getvalue().to_pybytes())
+    return n
+
+
 def generate(out: Path = OUT, periods=("2021", "2022"), households: int | None = None, seed: str | None = None,
-             forms: dict[str, str] | None = None, messy: bool = False) -> dict[str, dict]:
-    """Write the landing folder; returns period -> the data written (return_id -> unit -> rows)."""
+             forms: dict[str, str] | None = None, messy: bool = False, defects: int = 0,
+             large: bool | None = None) -> dict[str, dict]:
+    """Write the landing folder; returns period -> the data written (return_id -> unit -> rows).
+
+    With `households` of a million or more, 表1 of every county is a large UTF-8 CSV written
+    vectorised (and not returned); `defects` such rows in 柞水县 break a hard rule."""
     if out.exists():
         shutil.rmtree(out)
     forms = forms or FORMS
     written = {}
+    large = households is not None and (households >= LARGE if large is None else large)
     for period in periods:
-        data = written[period] = build(period, households, seed)
+        data = written[period] = build(period, None if large else households, seed)
+        if large:
+            per_county = split_int(households, random.Random(f"large-{period}"))
+            data["monitoring_households"] = {}
         for unit in CODES + [CITY_CODE]:
             write_unit(out / period / unit, unit, period, data, forms[unit], messy)
+            if large and unit in per_county:
+                write_large_monitoring(out / period / unit, unit, per_county[unit], period,
+                                       data["village_register"][unit], seed=CODES.index(unit) + int(period),
+                                       defects=defects if unit == "611026" else 0)
     if not seed and "2022" in periods:     # a county explains a soft warning (说明, SPEC section 4)
         with (out / "2022" / "611002" / "说明.csv").open("w", encoding="utf-8-sig", newline="") as fh:
             csv.writer(fh).writerows([["表号", "规则编号", "业务键", "说明"],
@@ -596,8 +661,11 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--households", type=int, default=None, help="scale 表1 to about this many households")
     ap.add_argument("--seed", default=None, help="other (perturbed) city totals and splits, for tests")
+    ap.add_argument("--periods", default="2021,2022")
+    ap.add_argument("--defects", type=int, default=0, help="with --households >= 1e6: rows of 柞水县 表1 broken")
     args = ap.parse_args(argv)
-    generate(args.out, households=args.households, seed=args.seed)
+    generate(args.out, periods=tuple(args.periods.split(",")), households=args.households, seed=args.seed,
+             defects=args.defects)
     print(f"wrote {sum(1 for p in args.out.rglob('*') if p.is_file())} files under {args.out}")
 
 

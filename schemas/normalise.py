@@ -19,14 +19,23 @@ FULL_WIDTH = "０１２３４５６７８９．，－＋　"
 HALF_WIDTH = "0123456789.,-+ "
 TRUE_WORDS = ("是", "y", "yes", "true", "1", "√", "有")
 FALSE_WORDS = ("否", "n", "no", "false", "0", "×", "无")
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y%m%d", "%Y.%m.%d", "%Y-%m-%d %H:%M:%S")
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y%m%d", "%Y.%m.%d", "%Y-%m-%d %H:%M:%S")   # see sl_date
 
 MACROS = f"""
-create or replace macro sl_clean(x) as nullif(trim(regexp_replace(x, '[\\s\\x{{3000}}\\x{{00A0}}]+', ' ', 'g')), '');
-create or replace macro sl_compact(x) as
-    nullif(regexp_replace(translate(x, '{FULL_WIDTH}', '{HALF_WIDTH}'), '[\\s,\\x{{00A0}}]', '', 'g'), '');
+create or replace macro sl_clean(x) as nullif(trim(translate(x, '\u3000\u00a0\t', '   ')), '');
+create or replace macro sl_compact(x) as nullif(replace(replace(
+    case when strlen(x) = length(x) then x            -- plain ASCII: nothing to translate
+         else translate(x, '{FULL_WIDTH}\u00a0\t', '{HALF_WIDTH}  ') end, ',', ''), ' ', ''), '');
 create or replace macro sl_number(x) as try_cast(sl_compact(x) as decimal(38, 6));
-create or replace macro sl_code(x) as regexp_replace(sl_compact(x), '\\.0+$', '');
+create or replace macro sl_code(x) as
+    case when sl_compact(x) like '%.0' then regexp_replace(sl_compact(x), '\\.0+$', '') else sl_compact(x) end;
+create or replace macro sl_date(c) as coalesce(
+    try_cast(c as date),
+    case when c like '%年%' then cast(try_strptime(c, '%Y年%m月%d日') as date)
+         when c like '%/%' then cast(try_strptime(c, '%Y/%m/%d') as date)
+         when c like '%.%' then cast(try_strptime(c, '%Y.%m.%d') as date)
+         when length(c) = 8 then cast(try_strptime(c, '%Y%m%d') as date)
+         else cast(try_cast(c as timestamp) as date) end);
 """
 
 
@@ -34,52 +43,56 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _typed(f: Field, x: str) -> tuple[str, str]:
-    """(typed expression, expression true when a written value is not of the kind)."""
+def _map(pairs: dict[str, str]) -> str:
+    return "map {" + ", ".join(f"{_sql_str(k)}: {v}" for k, v in pairs.items()) + "}"
+
+
+def _typed(f: Field, x: str) -> tuple[str, bool]:
+    """(typed expression over the raw column `x`, whether a written value can fail to type)."""
     if f.kind == "count":
-        n = f"sl_number({x})"
-        typed = f"case when {n} = trunc({n}) then cast({n} as bigint) end"
-        return typed, f"{typed} is null"
+        return f"sl_number({x})", True          # made a whole number in select_sql
     if f.kind == "amount":
-        typed = f"cast(sl_number({x}) as decimal(18, 6))"
-        return typed, f"{typed} is null"
+        return f"cast(sl_number({x}) as decimal(18, 6))", True
     if f.kind == "date":
-        c = f"sl_compact({x})"
-        typed = "cast(coalesce(" + ", ".join(f"try_strptime({c}, '{fmt}')" for fmt in DATE_FORMATS) + ") as date)"
-        return typed, f"{typed} is null"
+        return f"sl_date(sl_compact({x}))", True
     if f.kind == "bool":
-        c = f"lower(sl_compact({x}))"
-        yes, no = ", ".join(map(_sql_str, TRUE_WORDS)), ", ".join(map(_sql_str, FALSE_WORDS))
-        typed = f"case when {c} in ({yes}) then true when {c} in ({no}) then false end"
-        return typed, f"{typed} is null"
+        words = {**{w: "true" for w in TRUE_WORDS}, **{w: "false" for w in FALSE_WORDS}}
+        return f"map_extract_value({_map(words)}, lower(sl_compact({x})))", True
     if f.kind in ("code", "county"):
-        return f"sl_code({x})", "false"
+        return f"sl_code({x})", False
     if f.kind == "id_number":
-        return f"upper(sl_compact({x}))", "false"
+        return f"upper(sl_compact({x}))", False
     if f.kind == "category":
-        c = f"replace(replace(regexp_replace(sl_clean({x}), '\\s', '', 'g'), '（', '('), '）', ')')"
-        aliases = {**{v: v for v in f.values}, **f.value_aliases}
-        whens = " ".join(f"when {_sql_str(a)} then {_sql_str(v)}" for a, v in aliases.items())
-        return f"case {c} {whens} else {c} end", "false"
-    return f"sl_clean({x})", "false"
+        c = f"replace(replace(replace(sl_clean({x}), ' ', ''), '（', '('), '）', ')')"
+        if not f.value_aliases:
+            return c, False
+        return f"coalesce(map_extract_value({_map({a: _sql_str(v) for a, v in f.value_aliases.items()})}, {c}), {c})", False
+    return f"sl_clean({x})", False
 
 
 def select_sql(ret: Return, present: set[str]) -> str:
-    cols = ["__i"]
+    """Two levels: each value is typed once; the flags are read off the typed values."""
+    inner, outer = ["__i"], ["__i"]
     for f in ret.fields:
+        stype = f.sql_type if f.kind != "id_number" else "varchar"
+        q, missing, bad = f'"{f.name}"', f'"{f.name}__missing"', f'"{f.name}__bad"'
         if f.name not in present:
-            cols += [f"cast(null as {f.sql_type if f.kind != 'id_number' else 'varchar'}) as {f.name}",
-                     f"true as {f.name}__missing", f"false as {f.name}__bad"]
+            inner += [f"cast(null as {stype}) as {q}", f"true as {missing}"]
+            outer += [q, missing, f"false as {bad}"]
             if f.kind == "id_number":
-                cols.append(f"cast(null as varchar) as {f.name}__hash")
+                outer.append(f'cast(null as varchar) as "{f.name}__hash"')
             continue
-        x = f'raw."{f.name}"'
-        typed, bad = _typed(f, x)
-        cols += [f"{typed} as {f.name}", f"sl_clean({x}) is null as {f.name}__missing",
-                 f"(sl_clean({x}) is not null and {bad}) as {f.name}__bad"]
+        x = f"raw.{q}"
+        typed, can_fail = _typed(f, x)
+        if f.kind == "count":    # a whole number only: 3.5 is not a count
+            n = f"sl_number({x})"
+            typed = f"case when {n} = trunc({n}) then cast({n} as bigint) end"
+        inner += [f"{typed} as {q}", f"sl_clean({x}) is null as {missing}"]
+        outer += [q, missing, f"(not {missing} and {q} is null) as {bad}" if can_fail else f"false as {bad}"]
         if f.kind == "id_number":
-            cols.append(f"sha256($opad || unhex(sha256($ipad || encode(upper(sl_compact({x})))))) as {f.name}__hash")
-    return "select " + ",\n       ".join(cols) + "\nfrom raw order by __i"
+            outer.append(f'sha256($opad || unhex(sha256($ipad || encode({q})))) as "{f.name}__hash"')
+    return ("select " + ",\n       ".join(outer) + "\nfrom (select " + ",\n       ".join(inner) +
+            "\n      from raw) order by __i")
 
 
 def hmac_pads(key: bytes) -> dict[str, bytes]:
@@ -99,7 +112,8 @@ def normalise(ret: Return, columns: dict[str, list], key: bytes, con: duckdb.Duc
     """Raw strings (field -> list, all of one length) -> the typed Arrow table with flags."""
     n = len(next(iter(columns.values()))) if columns else 0
     raw = pa.table({"__i": pa.array(range(n), pa.int64()),
-                    **{name: pa.array(values, pa.string()) for name, values in columns.items()}})
+                    **{name: values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, pa.string())
+                       for name, values in columns.items()}})
     own = con is None
     con = con or duckdb.connect()
     try:

@@ -16,6 +16,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
 from .catalogue import RETURNS, match_return
 from .core import Return
 from .messages import Finding, Unusable
@@ -27,6 +33,7 @@ TOTAL_WORDS = ("合计", "总计", "全县合计", "全区合计", "全市合计
 SUBTOTAL_WORDS = ("小计",)
 EXPLANATION_NAMES = ("说明",)
 HEADER_SCAN_ROWS = 30
+FAST_CSV_CHARS = 1 << 20      # remainders above 1 MB are tried with pyarrow first
 
 
 def squash(text) -> str:
@@ -36,9 +43,25 @@ def squash(text) -> str:
 
 @dataclass
 class Grid:
-    cells: list[list[str | None]]
-    rows: list[int]                                          # the row number the clerk sees
+    """The cells of a CSV file or a sheet as an Arrow table of strings `c0..cN`, and `__row`,
+    the row number the clerk sees."""
+    table: pa.Table
     uncached_formulas: set[tuple[int, int]] = field(default_factory=set)   # (row number, column index)
+
+    @classmethod
+    def from_rows(cls, cells: list[list[str | None]], rows: list[int], uncached=None) -> "Grid":
+        width = max((len(r) for r in cells), default=0)
+        cols = {f"c{j}": pa.array([r[j] if j < len(r) else None for r in cells], pa.string()) for j in range(width)}
+        return cls(pa.table({**cols, "__row": pa.array(rows, pa.int32())}), set(uncached or ()))
+
+    @property
+    def width(self) -> int:
+        return self.table.num_columns - 1
+
+    def head(self, n: int | None = None) -> tuple[list[list[str | None]], list[int]]:
+        t = self.table if n is None else self.table.slice(0, n)
+        cols = [t.column(f"c{j}").to_pylist() for j in range(self.width)]
+        return [list(r) for r in zip(*cols)] if cols else [[] for _ in range(t.num_rows)], t.column("__row").to_pylist()
 
 
 # ---------------------------------------------------------------- cells to strings
@@ -81,18 +104,68 @@ def decode_text(data: bytes) -> str:
             raise Unusable("文件既不是UTF-8也不是GB18030编码的文本", "the file is neither UTF-8 nor GB18030 text") from exc
 
 
+def _csv_rows(text: str, first_line: int) -> tuple[list[list[str | None]], list[int]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    cells, rows, line = [], [], first_line
+    for record in reader:
+        cells.append([c if c.strip() else None for c in record])
+        rows.append(line)
+        line = first_line + reader.line_num
+    return cells, rows
+
+
+def _regular_tail(tail: str, first_line: int) -> pa.Table | None:
+    """A large regular remainder (no quotes, no blank or ragged lines) read by pyarrow, vectorised;
+    None when it is not regular (the csv module then reads it, line by line)."""
+    if '"' in tail or "\n\n" in tail or "\n\r\n" in tail:
+        return None
+    body = tail if tail.endswith("\n") else tail + "\n"
+    lines = body.count("\n")
+    width = body[:body.index("\n")].count(",") + 1
+    names = [f"c{j}" for j in range(width)]
+    ragged = []
+    try:
+        t = pacsv.read_csv(io.BytesIO(body.encode("utf-8")),
+                           read_options=pacsv.ReadOptions(column_names=names, block_size=64 << 20),
+                           parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: ragged.append(1) or "skip"),
+                           convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                                strings_can_be_null=True, null_values=[""]))
+    except pa.ArrowInvalid:
+        return None
+    if ragged or t.num_rows != lines:
+        return None
+    # white space only is empty, as in the csv path
+    t = pa.table({n: pc.if_else(pc.equal(pc.utf8_trim_whitespace(t.column(n)), ""), None, t.column(n)) for n in names})
+    return t.append_column("__row", pa.array(range(first_line, first_line + lines), pa.int32()))
+
+
 def read_csv(path: Path) -> Grid:
     data = path.read_bytes()
     if b"\x00" in data[:4096]:
         raise Unusable("文件不是CSV文本文件", "the file is not a CSV text file")
     text = decode_text(data)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    cells, rows, line = [], [], 1
-    for record in reader:
-        cells.append([c if c.strip() else None for c in record])
-        rows.append(line)
-        line = reader.line_num + 1
-    return Grid(cells, rows)
+    del data
+    parts = text.split("\n", HEADER_SCAN_ROWS)
+    head, tail = "\n".join(parts[:HEADER_SCAN_ROWS]), (parts[HEADER_SCAN_ROWS] if len(parts) > HEADER_SCAN_ROWS else "")
+    del text, parts
+    cells, rows = _csv_rows(head, 1)
+    grid = Grid.from_rows(cells, rows)
+    if not tail.strip():
+        return grid
+    first = HEADER_SCAN_ROWS + 1
+    fast = _regular_tail(tail, first) if len(tail) > FAST_CSV_CHARS else None
+    if fast is None:
+        more = Grid.from_rows(*_csv_rows(tail, first)).table
+    else:
+        more = fast
+    width = max(grid.width, more.num_columns - 1)
+    return Grid(pa.concat_tables([_widen(grid.table, width), _widen(more, width)]))
+
+
+def _widen(t: pa.Table, width: int) -> pa.Table:
+    cols = {f"c{j}": t.column(f"c{j}") if f"c{j}" in t.column_names else pa.nulls(t.num_rows, pa.string())
+            for j in range(width)}
+    return pa.table({**cols, "__row": t.column("__row")})
 
 
 def _check_zip(path: Path):
@@ -127,17 +200,17 @@ def read_xlsx_sheet(path: Path, sheet: str) -> Grid:
         cells = [[cell_text(v) for v in row] for row in ws.iter_rows(min_row=1, values_only=True)]
     finally:
         wb.close()
-    grid = Grid(cells, list(range(1, len(cells) + 1)))
+    uncached = set()
     if _has_formulas(path):
         wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
         try:
             for r, row in enumerate(wb[sheet].iter_rows(min_row=1, values_only=True), start=1):
                 for c, v in enumerate(row):
                     if isinstance(v, str) and v.startswith("=") and (c >= len(cells[r - 1]) or cells[r - 1][c] is None):
-                        grid.uncached_formulas.add((r, c))
+                        uncached.add((r, c))
         finally:
             wb.close()
-    return grid
+    return Grid.from_rows(cells, list(range(1, len(cells) + 1)), uncached)
 
 
 def xls_sheet_names(path: Path) -> list[str]:
@@ -167,7 +240,7 @@ def read_xls_sheet(path: Path, sheet: str) -> Grid:
             else:
                 row.append(cell_text(cell.value))
         cells.append(row)
-    return Grid(cells, list(range(1, len(cells) + 1)))
+    return Grid.from_rows(cells, list(range(1, len(cells) + 1)))
 
 
 # ---------------------------------------------------------------- what a landing file holds
@@ -223,8 +296,8 @@ def parts_of(path: Path) -> tuple[list[Part], list[str]]:
 @dataclass
 class Located:
     ret: Return
-    columns: dict[str, list[str | None]]      # field name -> raw strings of the data rows
-    source_rows: list[int]
+    columns: dict[str, pa.ChunkedArray]       # field name -> raw strings of the data rows
+    source_rows: np.ndarray                   # the row number the clerk sees, per data row
     headers: dict[str, str]                   # field name -> header as written in the file
     cell_rows: dict[str, int] = field(default_factory=dict)   # vertical form: field -> its row
     total: dict[str, str | None] | None = None
@@ -234,7 +307,7 @@ class Located:
     findings: list[Finding] = field(default_factory=list)     # structural problems (hard)
 
     def row_of(self, name: str, i: int) -> int:
-        return self.cell_rows.get(name, self.source_rows[i] if i < len(self.source_rows) else 0)
+        return int(self.cell_rows.get(name, self.source_rows[i] if i < len(self.source_rows) else 0))
 
     @property
     def n(self) -> int:
@@ -266,10 +339,43 @@ def _kind_of_row(row: list[str | None]) -> str:
     return "data"
 
 
+def _sq(x: str) -> str:
+    return f"lower(replace(replace(replace(replace(replace({x}, ' ', ''), '\u3000', ''), '\t', ''), '（', '('), '）', ')'))"
+
+
+def _row_kinds(body: pa.Table) -> np.ndarray:
+    """The kind of every row below the header, vectorised: blank, footer, total, subtotal or data.
+    Like `_kind_of_row`, it looks at the first non-empty cell and the first three cells."""
+    width = body.num_columns - 1
+    if body.num_rows == 0 or width == 0:
+        return np.array(["blank"] * body.num_rows, dtype=object)
+    first = "coalesce(" + ", ".join(f"nullif(trim(c{j}), '')" for j in range(width)) + ")"
+    words = lambda ws: ", ".join("'" + w + "'" for w in ws)  # noqa: E731
+    near = ["s0"] + [f"s{j + 1}" for j in range(min(3, width))]       # the first cell, and the first 3 columns
+    squashed = ", ".join([f"{_sq('f1')} as s0"] + [f"{_sq(f'c{j}')} as s{j + 1}" for j in range(min(3, width))])
+    sql = f"""
+        select case when s0 is null then 'blank'
+                    when left(s0, 1) between '0' and '9' and not ({' or '.join(f"{x} in ({words(TOTAL_WORDS + SUBTOTAL_WORDS)})" for x in near[1:])})
+                         then 'data'
+                    when {' or '.join(f"starts_with(s0, '{squash(p)}')" for p in FOOTER_PREFIXES)} then 'footer'
+                    when {' or '.join(f"{x} in ({words(TOTAL_WORDS)})" for x in near)} then 'total'
+                    when {' or '.join(f"{x} in ({words(SUBTOTAL_WORDS)})" for x in near)} then 'subtotal'
+                    else 'data' end as kind
+        from (select {squashed}, __row from (select {first} as f1, * from body))
+        order by __row"""
+    con = duckdb.connect()
+    try:
+        con.register("body", body)
+        return con.sql(sql).to_arrow_table().column("kind").to_numpy(zero_copy_only=False)
+    finally:
+        con.close()
+
+
 def locate(grid: Grid, ret: Return) -> Located:
     keys = header_keys(ret)
+    head, head_rows = grid.head(HEADER_SCAN_ROWS)
     best, best_at = 0, None
-    for i, row in enumerate(grid.cells[:HEADER_SCAN_ROWS]):
+    for i, row in enumerate(head):
         squashed = [squash(c) for c in row if c is not None]
         if ret.one_row and "指标名称" in squashed and ({"数值", "数量", "指标值", "值"} & set(squashed)):
             return _locate_vertical(grid, ret, i)
@@ -277,52 +383,50 @@ def locate(grid: Grid, ret: Return) -> Located:
         if hits > best:
             best, best_at = hits, i
     if best_at is None or best < min(2, len(ret.fields)):
-        loc = Located(ret, {}, [], {})
-        loc.findings.append(Finding(grid.rows[0] if grid.rows else 1, "", "", f"{ret.return_id}.header", "hard",
+        loc = Located(ret, {}, np.array([], dtype=np.int32), {})
+        loc.findings.append(Finding(head_rows[0] if head_rows else 1, "", "", f"{ret.return_id}.header", "hard",
                                     "找不到表头行：没有一行包含本表的列名",
                                     "no header row found: no row holds this return's column names"))
         return loc
-    return _locate_rows(grid, ret, best_at, keys)
+    return _locate_rows(grid, ret, best_at, keys, head[best_at], head_rows[best_at])
 
 
-def _locate_rows(grid: Grid, ret: Return, at: int, keys: dict[str, str]) -> Located:
-    header = grid.cells[at]
+def _locate_rows(grid: Grid, ret: Return, at: int, keys: dict[str, str], header: list, header_row: int) -> Located:
     col_of: dict[str, int] = {}
     headers: dict[str, str] = {}
-    loc = Located(ret, {}, [], headers)
+    loc = Located(ret, {}, np.array([], dtype=np.int32), headers)
     for c, text in enumerate(header):
         if text is None:
             continue
         name = keys.get(squash(text))
         if name is None:
-            loc.notes.append(f"第{grid.rows[at]}行列“{text.strip()}”不属于本表，已忽略 / column '{text.strip()}' is not part of the return, ignored")
+            loc.notes.append(f"第{header_row}行列“{text.strip()}”不属于本表，已忽略 / column '{text.strip()}' is not part of the return, ignored")
         elif name in col_of:
-            loc.findings.append(Finding(grid.rows[at], text.strip(), "", f"{ret.return_id}.{name}.duplicate_column", "hard",
+            loc.findings.append(Finding(header_row, text.strip(), "", f"{ret.return_id}.{name}.duplicate_column", "hard",
                                         f"列“{text.strip()}”重复出现", f"column '{text.strip()}' appears twice"))
         else:
             col_of[name], headers[name] = c, text.strip()
     for f in ret.fields:
         if f.name not in col_of and f.required:
-            loc.findings.append(Finding(grid.rows[at], f.label, "", f"{ret.return_id}.{f.name}.missing_column", "hard",
+            loc.findings.append(Finding(header_row, f.label, "", f"{ret.return_id}.{f.name}.missing_column", "hard",
                                         f"缺少必填列“{f.label}”", f"required column '{f.label}' ({f.name}) is missing"))
-    data_idx = []
-    for i in range(at + 1, len(grid.cells)):
-        row = grid.cells[i]
-        kind = _kind_of_row(row)
-        if kind == "data":
-            data_idx.append(i)
+    body = grid.table.slice(at + 1)
+    kinds = _row_kinds(body)
+    rows = body.column("__row")
+    for i in np.flatnonzero((kinds != "data") & (kinds != "blank")):
+        row_no, kind = rows[int(i)].as_py(), kinds[i]
+        if kind == "total" and loc.total is None:
+            loc.total = {n: body.column(f"c{c}")[int(i)].as_py() for n, c in col_of.items()}
+            loc.total_row = row_no
         elif kind == "total":
-            if loc.total is not None:
-                loc.notes.append(f"第{grid.rows[i]}行为第二个合计行，已忽略 / a second total row at row {grid.rows[i]} ignored")
-                continue
-            loc.total = {n: (row[c] if c < len(row) else None) for n, c in col_of.items()}
-            loc.total_row = grid.rows[i]
-        elif kind in ("subtotal", "footer"):
+            loc.notes.append(f"第{row_no}行为第二个合计行，已忽略 / a second total row at row {row_no} ignored")
+        else:
             what = "小计行" if kind == "subtotal" else "表尾行"
-            loc.notes.append(f"第{grid.rows[i]}行为{what}，已跳过 / row {grid.rows[i]} is a {kind} row, skipped")
-    loc.source_rows = [grid.rows[i] for i in data_idx]
+            loc.notes.append(f"第{row_no}行为{what}，已跳过 / row {row_no} is a {kind} row, skipped")
+    data_idx = pa.array(np.flatnonzero(kinds == "data"), pa.int64())
+    loc.source_rows = rows.take(data_idx).to_numpy()
     for name, c in col_of.items():
-        loc.columns[name] = [grid.cells[i][c] if c < len(grid.cells[i]) else None for i in data_idx]
+        loc.columns[name] = body.column(f"c{c}").take(data_idx)
     if grid.uncached_formulas:
         name_of = {c: n for n, c in col_of.items()}
         loc.uncached = sorted((r, name_of[c]) for r, c in grid.uncached_formulas if c in name_of)
@@ -330,18 +434,18 @@ def _locate_rows(grid: Grid, ret: Return, at: int, keys: dict[str, str]) -> Loca
 
 
 def _locate_vertical(grid: Grid, ret: Return, at: int) -> Located:
-    header = [squash(c) if c is not None else "" for c in grid.cells[at]]
+    cells, row_numbers = grid.head()
+    header = [squash(c) if c is not None else "" for c in cells[at]]
     name_c = header.index("指标名称")
     unit_c = header.index("计量单位") if "计量单位" in header else None
     value_c = next(header.index(h) for h in ("数值", "数量", "指标值", "值") if h in header)
-    value_header = grid.cells[at][value_c].strip()
+    value_header = cells[at][value_c].strip()
     keys = header_keys(ret)
-    loc = Located(ret, {}, [], {})
-    col_of_rows = {}
-    for i in range(at + 1, len(grid.cells)):
-        row = grid.cells[i] + [None] * (max(name_c, value_c, unit_c or 0) + 1 - len(grid.cells[i]))
-        kind = _kind_of_row(row)
-        if kind in ("blank", "footer"):
+    loc = Located(ret, {}, np.array([], dtype=np.int32), {})
+    seen = set()
+    for i in range(at + 1, len(cells)):
+        row = cells[i] + [None] * (max(name_c, value_c, unit_c or 0) + 1 - len(cells[i]))
+        if _kind_of_row(row) in ("blank", "footer"):
             continue
         label, unit = row[name_c], (row[unit_c] if unit_c is not None else None)
         name = None
@@ -349,23 +453,23 @@ def _locate_vertical(grid: Grid, ret: Return, at: int) -> Located:
             name = keys.get(squash(f"{label}({unit})")) if unit else None
             name = name or keys.get(squash(label))
         if name is None:
-            loc.notes.append(f"第{grid.rows[i]}行指标“{label}”不属于本表，已忽略 / indicator '{label}' is not part of the return, ignored")
+            loc.notes.append(f"第{row_numbers[i]}行指标“{label}”不属于本表，已忽略 / indicator '{label}' is not part of the return, ignored")
             continue
-        if name in col_of_rows:
-            loc.findings.append(Finding(grid.rows[i], value_header, "", f"{ret.return_id}.{name}.duplicate_column", "hard",
+        if name in seen:
+            loc.findings.append(Finding(row_numbers[i], value_header, "", f"{ret.return_id}.{name}.duplicate_column", "hard",
                                         f"指标“{label}”重复出现", f"indicator '{label}' appears twice"))
             continue
-        col_of_rows[name] = i
-        loc.columns[name] = [row[value_c]]
+        seen.add(name)
+        loc.columns[name] = pa.chunked_array([pa.array([row[value_c]], pa.string())])
         loc.headers[name] = value_header
-        loc.cell_rows[name] = grid.rows[i]
-        if (grid.rows[i], value_c) in grid.uncached_formulas:
-            loc.uncached.append((grid.rows[i], name))
+        loc.cell_rows[name] = row_numbers[i]
+        if (row_numbers[i], value_c) in grid.uncached_formulas:
+            loc.uncached.append((row_numbers[i], name))
     for f in ret.fields:
-        if f.name not in col_of_rows and f.required:
-            loc.findings.append(Finding(grid.rows[at], "指标名称", "", f"{ret.return_id}.{f.name}.missing_column", "hard",
+        if f.name not in seen and f.required:
+            loc.findings.append(Finding(row_numbers[at], "指标名称", "", f"{ret.return_id}.{f.name}.missing_column", "hard",
                                         f"缺少必填指标“{f.label}”", f"required indicator '{f.label}' ({f.name}) is missing"))
-    loc.source_rows = [grid.rows[at] + 1] if col_of_rows else []
+    loc.source_rows = np.array([row_numbers[at] + 1] if seen else [], dtype=np.int32)
     return loc
 
 

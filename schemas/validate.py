@@ -140,7 +140,7 @@ class Checked:
     findings: list[Finding]
     notes: list[str] = field(default_factory=list)
     content_sha256: str = ""
-    source_rows: list[int] = field(default_factory=list)
+    source_rows: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int32))
     layout: dict[str, list] = field(default_factory=dict)     # field -> [header as written, row (vertical form)]
 
     @property
@@ -159,8 +159,19 @@ class Checked:
     def accepted(self) -> bool:
         return self.hard_count == 0
 
+    def slim(self) -> "Checked":
+        """Keep only what staging needs (and the business key): the clear ID numbers and the flags
+        leave memory as soon as the version is checked."""
+        stored = self.stored()
+        self.typed = pyarrow.table({**{n: stored.column(n) for n in stored.column_names},
+                                    **{k: self.typed.column(k) for k in self.ret.key if k not in stored.column_names}})
+        self._stored = stored
+        return self
+
     def stored(self) -> pyarrow.Table:
         """The rows as staging stores them: canonical names, ID numbers only as pseudonyms."""
+        if getattr(self, "_stored", None) is not None:
+            return self._stored
         cols = {}
         for f in self.ret.fields:
             if f.name == "county_code":
@@ -178,7 +189,7 @@ class _Finder:
 
     def value(self, name: str, i: int) -> str:
         values = self.loc.columns.get(name)
-        v = values[i] if values is not None and 0 <= i < len(values) else None
+        v = values[i].as_py() if values is not None and 0 <= i < len(values) else None
         v = "" if v is None else str(v)
         return mask_id(v) if self.ret.field(name).kind == "id_number" else v
 
@@ -186,7 +197,7 @@ class _Finder:
         if not self.ret.key or self.ret.one_row:
             return ""
         values = self.loc.columns.get(self.ret.key[0])
-        v = values[i] if values is not None and 0 <= i < len(values) else None
+        v = values[i].as_py() if values is not None and 0 <= i < len(values) else None
         return "" if v is None else str(v).strip()
 
     def add(self, name: str, i: int, info: RuleInfo):
@@ -272,11 +283,20 @@ def _total_findings(finder: _Finder, loc: Located, ret: Return, frame: pd.DataFr
 
 
 def version_hash(table: pyarrow.Table) -> str:
-    """SHA-256 of the normalised content: column names and the multiset of rows (order and layout free)."""
-    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
-    rows = np.sort(pd.util.hash_pandas_object(frame.astype("string[pyarrow]"), index=False).to_numpy())
-    h = hashlib.sha256("|".join(table.column_names).encode())
-    h.update(rows.tobytes())
+    """SHA-256 over the column names and an order-free digest of the normalised rows (their count,
+    and the sum and xor of 64-bit row hashes, in DuckDB): a re-saved or re-sorted file is the same
+    version, any changed value a new one."""
+    import duckdb
+    con = duckdb.connect()
+    try:
+        con.register("t", table)
+        cols = ", ".join(f'"{c}"' for c in table.column_names)
+        n, total, xor = con.sql(f"select count(*), coalesce(sum(hash({cols})::hugeint), 0), "
+                                f"coalesce(bit_xor(hash({cols})), 0) from t").fetchall()[0]
+    finally:
+        con.close()
+    h = hashlib.sha256("|".join(f"{c}:{t}" for c, t in zip(table.column_names, table.schema.types)).encode())
+    h.update(f"{n}|{total}|{xor}".encode())
     return h.hexdigest()
 
 
@@ -286,7 +306,8 @@ def check(loc: Located, ctx: Context, key: bytes) -> Checked:
     finder.out.extend(loc.findings)
     columns = dict(loc.columns)
     if loc.total is not None:                              # typed together with the rows, then set apart
-        columns = {n: v + [loc.total.get(n)] for n, v in columns.items()}
+        columns = {n: pyarrow.chunked_array(v.chunks + [pyarrow.array([loc.total.get(n)], pyarrow.string())],
+                                            pyarrow.string()) for n, v in columns.items()}
     typed = normalise(ret, columns, key) if columns else normalise(ret, {}, key)
     if loc.total is not None:
         total_t, typed = typed.slice(typed.num_rows - 1), typed.slice(0, typed.num_rows - 1)
@@ -302,6 +323,6 @@ def check(loc: Located, ctx: Context, key: bytes) -> Checked:
     if loc.total is not None:
         _total_findings(finder, loc, ret, frame, total_t.to_pandas(types_mapper=pd.ArrowDtype))
     layout = {name: [header, loc.cell_rows.get(name)] for name, header in loc.headers.items()}
-    checked = Checked(ret, typed, finder.out, list(loc.notes), source_rows=list(loc.source_rows), layout=layout)
+    checked = Checked(ret, typed, finder.out, list(loc.notes), source_rows=loc.source_rows, layout=layout)
     checked.content_sha256 = version_hash(checked.stored())
     return checked

@@ -96,6 +96,8 @@ def _run_periods(settings: Settings, periods: list[str], args) -> int:
             _say(f"{period}: 运行失败，数据仓库未改变 / the run failed; the warehouse is unchanged")
             return EXIT_HARD
     _summary(settings, periods, time.monotonic() - started)
+    from .timing import dump
+    dump()
     return EXIT_OK
 
 

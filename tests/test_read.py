@@ -61,7 +61,7 @@ def test_gb18030_csv_with_title_total_and_footer(tmp_path):
     path.write_bytes("\r\n".join(rows).encode("gb18030"))
     checked, _ = run(path)
     assert checked.findings == []
-    assert checked.rows == 2 and checked.source_rows == [3, 4]
+    assert checked.rows == 2 and list(checked.source_rows) == [3, 4]
     assert list(frame(checked).household_size) == [3, 4]
     assert any("表尾" in n for n in checked.notes)
 
@@ -115,7 +115,7 @@ def test_xlsx_title_rows_number_codes_date_cells_total_subtotal(tmp_path):
     df = frame(checked)
     assert list(df.village_code) == ["611002001201", "611002001001"]      # never 611002001201.0
     assert list(df.assistance_category) == ["五类村", "其他类型村(社区)"]
-    assert checked.source_rows == [4, 6] and any("小计" in n for n in checked.notes)
+    assert list(checked.source_rows) == [4, 6] and any("小计" in n for n in checked.notes)
 
     h1 = H1
     r1 = [611002000001, ID1, 611002, "城关镇", "东村", 3, "脱贫不稳定户", "因灾",
@@ -165,7 +165,7 @@ def test_xls_written_by_xlwt(tmp_path):
     path = tmp_path / "镇安县报表.xls"
     book.save(str(path))
     checked, _ = run(path)
-    assert checked.findings == [] and checked.source_rows == [3]
+    assert checked.findings == [] and list(checked.source_rows) == [3]
 
 
 def test_workbook_sheets_match_exactly_and_lock_files_are_skipped(tmp_path):

@@ -24,6 +24,7 @@ from schemas.read import Part, locate
 from schemas.validate import Checked, check
 from shangluo.config import cutoff
 from shangluo.landing import Entry
+from shangluo.timing import phase
 
 VIOLATION_COLUMNS = ("period", "county_code", "return_id", "submission_id", "source", "sheet", "source_row",
                      "column_header", "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation",
@@ -48,8 +49,10 @@ def submission_id(period: str, county: str, return_id: str, content_sha256: str,
 
 def check_entry(landing: Path, entry: Entry, ret: Return, key: bytes) -> Checked:
     part = Part(landing / entry.source, ret, entry.sheet)
-    loc = locate(part.grid(), ret)
-    return check(loc, Context(entry.period, entry.county_code, cutoff(entry.period)), key)
+    with phase("read"):
+        loc = locate(part.grid(), ret)
+    with phase("validate"):
+        return check(loc, Context(entry.period, entry.county_code, cutoff(entry.period)), key)
 
 
 class Ledger:
@@ -97,6 +100,10 @@ class Ledger:
         return rows[0][0] if rows else None
 
     def _stage(self, ret: Return, entry: Entry, sid: str, checked: Checked):
+        with phase("write"):
+            self._stage_rows(ret, entry, sid, checked)
+
+    def _stage_rows(self, ret: Return, entry: Entry, sid: str, checked: Checked):
         stored = checked.stored()
         n = stored.num_rows
         stored = (stored.append_column("period", pa.array([entry.period] * n, pa.string()))
@@ -146,7 +153,7 @@ class Ledger:
                     checked = check_entry(self.landing, entry, ret, self.key)
                     sid = self._record(entry, ret, checked.content_sha256, checked.rows, checked.hard_count,
                                        checked.soft_count, "\n".join(checked.notes), checked.findings, checked.layout)
-                    plan.checked[sid] = (entry, checked)
+                    plan.checked[sid] = (entry, checked.slim() if checked.hard_count == 0 else _dropped(checked))
                 plan.processed.append(sid)
             plan.present.append((sid, entry))
         if plan.present:
@@ -253,6 +260,12 @@ class Ledger:
             self._violations(entry, ret, sid, [Finding(
                 0, "", "", rule, HARD, f"重复报送：同一报表已有文件{where}，本文件未采用",
                 f"duplicate submission: {where} already holds this return; this newer file is not used")])
+
+
+def _dropped(checked: Checked) -> Checked:
+    """A rejected version is never staged: keep its counts, not its rows."""
+    checked.typed = checked.typed.slice(0, 0)
+    return checked
 
 
 @dataclass

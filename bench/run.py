@@ -1,0 +1,139 @@
+"""Benchmark `shangluo run` against a floor in plain DuckDB SQL, on the same files in the same run.
+
+    python bench/run.py [--sizes 10000,1000000,10000000] [--repeat 3] [--json bench/results.json]
+
+For each size it generates (once, under bench/data/) a landing whose 表1 has that many households
+as CSV, with 3 broken rows in 柞水县 so that rules fire, then measures, median of `repeat`:
+  run          `shangluo run --period 2022` on a fresh warehouse
+  floor        bench/floor.sql: the same CSV files, the same 表1 rules, the monitoring section
+  incremental  `shangluo run` again after one county's 表1 changed
+  validate     `shangluo validate` on one county's 表1
+wall time, peak memory (max RSS of the process; the pipeline runs in one process), the ratio to
+the floor, per-phase times of the run (scan, read, validate, write, aggregate, report), and
+whether the floor's rule counts equal the pipeline's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "data"
+PERIOD, COUNTY = "2022", "611024"
+
+
+def measure(cmd: list[str], env: dict, ok=(0,)) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit code) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in ok:
+        raise RuntimeError(f"{cmd} failed: {proc.stderr.read().decode()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def landing_for(size: int) -> Path:
+    landing = DATA / str(size) / "landing"   # generated once, reused by later runs
+    if not (landing / ".complete").exists():
+        sys.path.insert(0, str(ROOT))
+        from sample.generate import generate
+        generate(landing, periods=(PERIOD,), households=size, defects=3, large=True)
+        (landing / ".complete").write_text(str(size))
+    return landing
+
+
+def touch_county(landing: Path):
+    """Change one county's 表1: the first household's size goes up by one (a new version)."""
+    path = landing / PERIOD / COUNTY / "monitoring_households.csv"
+    with path.open("r+b") as fh:
+        fh.readline()
+        at = fh.tell()
+        line = fh.readline().decode().split(",")
+        line[5] = str(int(line[5]) % 8 + 1)
+        fh.seek(at)
+        fh.write(",".join(line).encode())
+
+
+def pipeline_counts(warehouse: Path) -> list:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.sql("select county_code, rule_id, severity, count(*) from quality.violations "
+                       "where return_id = 'monitoring_households' and rule_id not like 'cross.%' "
+                       "group by all order by all").fetchall()
+    finally:
+        con.close()
+
+
+def bench_size(size: int, repeat: int) -> dict:
+    landing = landing_for(size)
+    work = DATA / str(size) / "work"
+    results = {k: [] for k in ("run", "floor", "incremental", "validate")}
+    phases, same = [], []
+    for _ in range(repeat):
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        copy = work / "landing"
+        shutil.copytree(landing, copy)
+        env = {**os.environ, "SHANGLUO_LANDING": str(copy), "SHANGLUO_PII_KEY": "benchmark-key",
+               "SHANGLUO_WAREHOUSE": str(work / "wh.duckdb"), "SHANGLUO_DAGSTER_STATE": str(work / "dagster"),
+               "SHANGLUO_DAGSTER_COMPUTE_LOGS": str(work / "dagster" / "logs"), "SHANGLUO_REPORTS": str(work / "reports"),
+               "SHANGLUO_TIMINGS": str(work / "timings.json")}
+        cli = [sys.executable, "-m", "shangluo.cli"]
+        results["run"].append(measure([*cli, "run", "--period", PERIOD], env)[:2])
+        phases.append(json.loads((work / "timings.json").read_text()))
+        results["floor"].append(measure([sys.executable, str(ROOT / "bench" / "floor.py"), str(copy), PERIOD,
+                                         str(work / "floor.json")], env)[:2])
+        floor = json.loads((work / "floor.json").read_text())
+        same.append(sorted(map(list, pipeline_counts(work / "wh.duckdb"))) == sorted(map(list, floor["rules"])))
+        touch_county(copy)
+        results["incremental"].append(measure([*cli, "run", "--period", PERIOD], env)[:2])
+        results["validate"].append(measure([*cli, "validate", str(copy / PERIOD / COUNTY / "monitoring_households.csv")],
+                                           env, ok=(0, 1))[:2])
+    med = {k: (statistics.median(w for w, _ in v), max(m for _, m in v)) for k, v in results.items()}
+    phase_med = {k: round(statistics.median(p.get(k, 0) for p in phases), 2)
+                 for k in ("scan", "read", "validate", "write", "aggregate", "report")}
+    return {"households": size, **{f"{k}_seconds": round(w, 2) for k, (w, _) in med.items()},
+            **{f"{k}_peak_mb": round(m) for k, (_, m) in med.items()},
+            "ratio_to_floor": round(med["run"][0] / med["floor"][0], 2),
+            "incremental_share_of_run": round(med["incremental"][0] / med["run"][0], 2),
+            "phases_seconds": phase_med, "rule_counts_equal_floor": all(same),
+            "floor_threads": floor["threads"], "floor_memory_limit": floor["memory_limit"], "repeat": repeat}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10000,1000000,10000000")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
+    ap.add_argument("--data", type=Path, default=DATA, help="where generated landings and work folders go")
+    args = ap.parse_args(argv)
+    global DATA
+    DATA = args.data
+    rows = [bench_size(int(s), args.repeat) for s in args.sizes.split(",")]
+    head = ("households", "run s", "floor s", "ratio", "run MB", "floor MB", "incr. s", "incr./run", "validate s",
+            "read", "validate", "write", "aggregate", "rules = floor")
+    print(" | ".join(head))
+    for r in rows:
+        p = r["phases_seconds"]
+        print(" | ".join(str(x) for x in (r["households"], r["run_seconds"], r["floor_seconds"], r["ratio_to_floor"],
+                                          r["run_peak_mb"], r["floor_peak_mb"], r["incremental_seconds"],
+                                          r["incremental_share_of_run"], r["validate_seconds"], p["read"],
+                                          p["validate"], p["write"], p["aggregate"], r["rule_counts_equal_floor"])))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(rows, indent=1))
+    print(json.dumps(rows))
+    return 0 if all(r["rule_counts_equal_floor"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
