@@ -115,7 +115,8 @@ def main(argv=None):
     ap.add_argument("--sizes", default="10000,1000000,10000000")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
-    ap.add_argument("--data", type=Path, default=DATA, help="where generated landings and work folders go")
+    ap.add_argument("--data", type=Path, default=ROOT / "bench" / "data",
+                    help="where generated landings and work folders go")
     args = ap.parse_args(argv)
     global DATA
     DATA = args.data
