@@ -4,11 +4,12 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from schemas import engine  # noqa: E402
 
 landing, period, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 start = time.perf_counter()
-con = duckdb.connect()       # DuckDB's defaults, as in the pipeline: all cores, 80% of memory
+con = engine.connect()       # the same DuckDB settings as the pipeline (SHANGLUO_DUCKDB_*)
 con.execute(f"set variable files = '{landing}/{period}/*/monitoring_households.csv'")
 con.execute(f"set variable cutoff = DATE '{period}-12-31'")
 con.execute((Path(__file__).with_name("floor.sql")).read_text(encoding="utf-8"))

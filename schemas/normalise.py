@@ -13,6 +13,7 @@ import hmac
 import duckdb
 import pyarrow as pa
 
+from . import engine
 from .core import Field, Return
 
 FULL_WIDTH = "０１２３４５６７８９．，－＋　"
@@ -115,7 +116,7 @@ def normalise(ret: Return, columns: dict[str, list], key: bytes, con: duckdb.Duc
                     **{name: values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, pa.string())
                        for name, values in columns.items()}})
     own = con is None
-    con = con or duckdb.connect()
+    con = con or engine.connect()
     try:
         con.execute(MACROS)
         con.register("raw", raw)

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from . import engine
 from .catalogue import RETURNS, match_return
 from .core import Return
 from .messages import Finding, Unusable
@@ -363,7 +363,7 @@ def _row_kinds(body: pa.Table) -> np.ndarray:
                     else 'data' end as kind
         from (select {squashed}, __row from (select {first} as f1, * from body))
         order by __row"""
-    con = duckdb.connect()
+    con = engine.connect()
     try:
         con.register("body", body)
         return con.sql(sql).to_arrow_table().column("kind").to_numpy(zero_copy_only=False)

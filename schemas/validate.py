@@ -17,6 +17,7 @@ import pandera.pandas as pa
 import pyarrow
 
 from .checks import EXCEL_NUMBER_PATTERN, ID_PATTERN, id_birth_date, id_check_digit_ok, passes
+from . import engine
 from .core import HARD, NUMERIC_KINDS, SOFT, Context, Field, Return
 from .messages import Finding, mask_id
 from .normalise import normalise
@@ -286,8 +287,7 @@ def version_hash(table: pyarrow.Table) -> str:
     """SHA-256 over the column names and an order-free digest of the normalised rows (their count,
     and the sum and xor of 64-bit row hashes, in DuckDB): a re-saved or re-sorted file is the same
     version, any changed value a new one."""
-    import duckdb
-    con = duckdb.connect()
+    con = engine.connect()
     try:
         con.register("t", table)
         cols = ", ".join(f'"{c}"' for c in table.column_names)

@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from schemas import engine
+
 from .config import ROOT, ConfigError, Settings
 
 EXIT_OK, EXIT_HARD, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -128,7 +130,7 @@ def _free_stale_slots(instance):
 
 def _summary(settings: Settings, periods: list[str], seconds: float):
     import duckdb
-    con = duckdb.connect(str(settings.warehouse), read_only=False)
+    con = engine.connect(str(settings.warehouse))
     try:
         for period in periods:
             status = dict(con.execute("select state, count(*) from landing.status where period = ? group by state",
@@ -162,7 +164,7 @@ def cmd_sql(args) -> int:
         _say(f"数据仓库不存在 / no warehouse at {settings.warehouse}: run `shangluo run` first")
         return EXIT_USAGE
     try:
-        con = duckdb.connect(str(settings.warehouse), read_only=True)
+        con = engine.connect(str(settings.warehouse), read_only=True)
     except duckdb.IOException as exc:
         _say(f"数据仓库正被写入 / the warehouse is being written: {exc}")
         return EXIT_BUSY

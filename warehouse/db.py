@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from schemas import engine
 from schemas.catalogue import RETURNS
 from schemas.core import AREAS, CITY_CODE, COUNTIES
 
@@ -31,7 +32,7 @@ def connect(path: str | Path, read_only: bool = False, wait_seconds: float = 0.0
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return engine.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise
