@@ -20,7 +20,6 @@ FULL_WIDTH = "０１２３４５６７８９．，－＋　"
 HALF_WIDTH = "0123456789.,-+ "
 TRUE_WORDS = ("是", "y", "yes", "true", "1", "√", "有")
 FALSE_WORDS = ("否", "n", "no", "false", "0", "×", "无")
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y%m%d", "%Y.%m.%d", "%Y-%m-%d %H:%M:%S")   # see sl_date
 
 MACROS = f"""
 create or replace macro sl_clean(x) as nullif(trim(translate(x, '\u3000\u00a0\t', '   ')), '');

@@ -6,8 +6,6 @@ have no SQL form.
 """
 from __future__ import annotations
 
-from datetime import date
-
 from .core import Context, Return
 from .validate import RuleInfo, required_sql, rule_catalogue
 
@@ -38,7 +36,7 @@ def violations_sql(ret: Return, ctx: Context, table: str, row_column: str, where
     parts = [f"select {row_column} as row, '{info.rule_id}' as rule_id from {table} "
              f"where ({where}) and not coalesce(({pred}), true)"
              for info, pred in predicates(ret, ctx, county_sql, staged) if severity in (None, info.severity)]
-    return "\nunion all\n".join(parts) if parts else f"select null::bigint as row, null::varchar as rule_id where false"
+    return "\nunion all\n".join(parts) if parts else "select null::bigint as row, null::varchar as rule_id where false"
 
 
 def duplicates_sql(ret: Return, table: str, row_column: str, scope: str, where: str = "true") -> str:
@@ -49,6 +47,3 @@ def duplicates_sql(ret: Return, table: str, row_column: str, scope: str, where: 
     return (f"select {row_column} as row from (select *, row_number() over (partition by {partition} "
             f"order by {row_column}) as n from {table} where ({where}) and {not_null}) where n > 1")
 
-
-def cutoff_context(period: str, cutoff: date, county: str = "") -> Context:
-    return Context(period, county, cutoff)

@@ -129,7 +129,6 @@ def _free_stale_slots(instance):
 
 
 def _summary(settings: Settings, periods: list[str], seconds: float):
-    import duckdb
     con = engine.connect(str(settings.warehouse))
     try:
         for period in periods:

@@ -5,7 +5,6 @@ import csv
 import subprocess
 import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 

@@ -9,11 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from sample.generate import build, csv_bytes
 
-from .conftest import ROOT, SAMPLE, cli_env, query, shangluo, tree_digest
+from .conftest import ROOT, SAMPLE, cli_env, query, shangluo
 
 
 def _employment(landing: Path, county: str = "611026", **changes) -> Path:

@@ -15,7 +15,7 @@ from schemas import engine
 from schemas.catalogue import RETURNS
 from schemas.core import AREAS, CITY_CODE, COUNTIES
 
-from .figures import SECTION_LABELS, SECTIONS, VALUE_SCALE, section_figures
+from .figures import SECTION_LABELS, VALUE_SCALE, section_figures
 
 SQL_DIR = Path(__file__).with_name("sql")
 
