@@ -34,7 +34,8 @@ def dagster_env() -> dict[str, str]:
     state = Path(os.environ.get("SHANGLUO_DAGSTER_STATE") or ROOT / ".dagster")
     env = {"DAGSTER_HOME": os.environ.get("DAGSTER_HOME") or str(ROOT),
            "SHANGLUO_DAGSTER_STATE": str(state),
-           "SHANGLUO_DAGSTER_COMPUTE_LOGS": os.environ.get("SHANGLUO_DAGSTER_COMPUTE_LOGS") or str(state / "compute_logs")}
+           "SHANGLUO_DAGSTER_COMPUTE_LOGS": os.environ.get("SHANGLUO_DAGSTER_COMPUTE_LOGS") or str(state / "compute_logs"),
+           "DAGSTER_DISABLE_TELEMETRY": "true"}   # else `dagster dev` makes $DAGSTER_HOME/logs for its uploader
     os.environ.update(env)
     return env
 
