@@ -14,14 +14,16 @@ import pyarrow as pa
 from publish.report import write as write_report
 from schemas.catalogue import RETURNS
 from schemas.core import AREAS, COUNTIES
-from shangluo.landing import scan_period
+from shangluo.landing import Entry, scan_period
 from shangluo.timing import phase
+from warehouse.db import insert_arrow
 from warehouse.figures import SECTION_LABELS, SECTIONS, section_figures
 from warehouse.ledger import Ledger
 from warehouse.quality import apply_explanations, refresh_cross_rules
 from warehouse.report import refresh_figures, refresh_section, refresh_status
 
 from . import checks
+from .checks import md_table
 from .resources import WarehouseResource
 
 period_partitions = dg.DynamicPartitionsDefinition(name="period")
@@ -32,12 +34,6 @@ GROUP_LANDING, GROUP_STAGING, GROUP_REPORT = "landing", "staging", "report"
 def _scope(context: dg.AssetExecutionContext) -> tuple[str | None, bool]:
     tags = context.run.tags
     return tags.get("shangluo/county") or None, tags.get("shangluo/force") == "true"
-
-
-def _md_table(header: list[str], rows: list[list]) -> dg.MetadataValue:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in r) + " |" for r in rows]
-    return dg.MetadataValue.md("\n".join(lines))
 
 
 @dg.asset(key=["landing", "inventory"], partitions_def=period_partitions, group_name=GROUP_LANDING, pool=POOL,
@@ -56,13 +52,11 @@ def landing_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         if entries:
             cols = list(asdict(entries[0]))
             table = pa.table({c: [getattr(e, c) for e in entries] for c in cols})
-            con.register("new_inventory", table)
-            con.execute("insert into landing.inventory by name select * from new_inventory")
-            con.unregister("new_inventory")
+            insert_arrow(con, "landing.inventory", table)
     kinds = {k: sum(1 for e in entries if e.kind == k) for k in ("part", "explanations", "unusable", "skipped")}
     notes = [[e.county_code, e.source, e.sheet, e.kind, e.message_zh] for e in entries if e.kind in ("unusable", "skipped")]
     return dg.MaterializeResult(metadata={**{f"{k}_count": v for k, v in kinds.items()},
-                                          "unusable_or_skipped": _md_table(["县区", "文件", "工作表", "类别", "说明"], notes)})
+                                          "unusable_or_skipped": md_table(["县区", "文件", "工作表", "类别", "说明"], notes)})
 
 
 def staging_asset(return_id: str) -> dg.AssetsDefinition:
@@ -100,15 +94,14 @@ def staging_asset(return_id: str) -> dg.AssetsDefinition:
                 "counties_in_force": sum(o.state == "accepted" for o in outcomes.values()),
                 "rows_in_force": sum(o.rows for o in outcomes.values()),
                 "versions_processed": processed,
-                "by_county": _md_table(["县区代码", "县区", "状态", "行数", "强制性错误", "核实性警告", "本次处理版本"], rows),
+                "by_county": md_table(["县区代码", "县区", "状态", "行数", "强制性错误", "核实性警告", "本次处理版本"], rows),
             },
             check_results=[hard_check, soft_check])
 
     return _asset
 
 
-def _inventory(con, period: str, return_id: str):
-    from shangluo.landing import Entry
+def _inventory(con, period: str, return_id: str) -> list[Entry]:
     rel = con.sql("select * from landing.inventory where period = ? and return_id = ? and kind in ('part', 'unusable')",
                   params=[period, return_id])
     cols = rel.columns
@@ -150,7 +143,7 @@ def submission_status(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     states = {s: sum(1 for r in rows if r[2] == s) for s in ("accepted", "rejected", "missing")}
     pending = [[c, AREAS.get(c, c), RETURNS[r].table_label, s, late, nr] for c, r, s, late, nr in rows
                if s != "accepted" or late or nr]
-    table = _md_table(["县区代码", "县区", "报表", "状态", "迟报", "最新版本被退回"], pending)
+    table = md_table(["县区代码", "县区", "报表", "状态", "迟报", "最新版本被退回"], pending)
     missing = [r for r in rows if r[2] != "accepted" and r[0] in COUNTIES]
     return dg.MaterializeResult(
         metadata={**states, "needs_attention": table},
@@ -187,7 +180,7 @@ def report_figures(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                            "where period = ? and area_code = '611000' order by figure_id", [period]).fetchall()
     return dg.MaterializeResult(metadata={
         "city_figures": len(rows), "city_complete": sum(1 for r in rows if r[2]),
-        "city": _md_table(["指标", "文字", "完整", "原因"], [list(r) for r in rows]),
+        "city": md_table(["指标", "文字", "完整", "原因"], [list(r) for r in rows]),
     })
 
 
@@ -207,7 +200,7 @@ def publication(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     check = dg.AssetCheckResult(
         check_name="reconciles_with_published", passed=not differ, severity=dg.AssetCheckSeverity.WARN,
         metadata={"equal": rep.reconciled, "compared": len(rep.reconciliation),
-                  "differences": _md_table(["指标", "本次计算", "已发布"], differ)})
+                  "differences": md_table(["指标", "本次计算", "已发布"], differ)})
     return dg.MaterializeResult(metadata={"files": dg.MetadataValue.json([str(p) for p in paths]),
                                           "revisions_against_vintage": len(rep.revisions)},
                                 check_results=[check])

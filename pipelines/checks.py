@@ -8,7 +8,8 @@ from shangluo.config import cutoff
 SAMPLE_ROWS = 10
 
 
-def _md(header, rows) -> dg.MetadataValue:
+def md_table(header, rows) -> dg.MetadataValue:
+    """A small table for the Dagster UI."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join("" if v is None else str(v).replace("|", "/") for v in r) + " |" for r in rows]
     return dg.MetadataValue.md("\n".join(lines))
@@ -32,7 +33,7 @@ def staging_hard_rules(con, ret: Return, period: str) -> dg.AssetCheckResult:
     if stray:
         failing.append(("staging.only_accepted_versions", stray))
     return dg.AssetCheckResult(check_name="hard_rules_hold", passed=not failing, severity=dg.AssetCheckSeverity.ERROR,
-                               metadata={"failing_rules": _md(["规则 rule", "行数 rows"], failing),
+                               metadata={"failing_rules": md_table(["规则 rule", "行数 rows"], failing),
                                          "failing_rule_count": len(failing)})
 
 
@@ -53,5 +54,5 @@ def submissions_clean(con, ret: Return, period: str) -> dg.AssetCheckResult:
         check_name="submissions_clean", passed=not rejected and not open_soft, severity=dg.AssetCheckSeverity.WARN,
         metadata={"rejected_versions": len(rejected), "open_soft_warnings": open_soft,
                   "hard_violations": sum(n for sev, _, n in counts if sev == "hard"),
-                  "rejected": _md(["县区", "文件", "工作表", "强制性错误"], rejected),
-                  "samples": _md(["县区", "文件", "行", "列", "值", "规则", "类别", "说明"], samples)})
+                  "rejected": md_table(["县区", "文件", "工作表", "强制性错误"], rejected),
+                  "samples": md_table(["县区", "文件", "行", "列", "值", "规则", "类别", "说明"], samples)})

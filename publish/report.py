@@ -15,7 +15,7 @@ from schemas.catalogue import RETURNS
 from schemas.core import AREAS, CITY_CODE, COUNTIES
 from warehouse.figures import SECTION_LABELS, SECTIONS, Figure, figures, section_figures
 
-from .article import PUBLISHED_PERIOD, published, render
+from .article import PUBLISHED_PERIOD, render
 from .vintage import latest_vintage
 
 
@@ -255,6 +255,3 @@ def write(con: duckdb.DuckDBPyConnection, period: str, out: Path) -> tuple[Repor
     workbook(rep, paths[2])
     return rep, paths
 
-
-def published_paragraphs() -> tuple[str, ...]:
-    return published()[1]

@@ -8,7 +8,6 @@ as a parameter; the clear value lives only in memory, for the checks, and is nev
 from __future__ import annotations
 
 import hashlib
-import hmac
 
 import duckdb
 import pyarrow as pa
@@ -101,11 +100,6 @@ def hmac_pads(key: bytes) -> dict[str, bytes]:
         key = hashlib.sha256(key).digest()
     key = key.ljust(64, b"\0")
     return {"ipad": bytes(b ^ 0x36 for b in key), "opad": bytes(b ^ 0x5C for b in key)}
-
-
-def pseudonym(value: str, key: bytes) -> str:
-    """The same pseudonym in Python (for tests and single values)."""
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 def normalise(ret: Return, columns: dict[str, list], key: bytes, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:

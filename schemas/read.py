@@ -322,30 +322,13 @@ def header_keys(ret: Return) -> dict[str, str]:
     return keys
 
 
-def _first_text(row: list[str | None], upto: int = 3) -> list[str]:
-    return [squash(c) for c in row if c is not None][:upto]
-
-
-def _kind_of_row(row: list[str | None]) -> str:
-    first = _first_text(row)
-    if not first:
-        return "blank"
-    if any(first[0].startswith(p) for p in FOOTER_PREFIXES):
-        return "footer"
-    if any(t in TOTAL_WORDS for t in first):
-        return "total"
-    if any(t in SUBTOTAL_WORDS for t in first):
-        return "subtotal"
-    return "data"
-
-
 def _sq(x: str) -> str:
     return f"lower(replace(replace(replace(replace(replace({x}, ' ', ''), '\u3000', ''), '\t', ''), '（', '('), '）', ')'))"
 
 
 def _row_kinds(body: pa.Table) -> np.ndarray:
-    """The kind of every row below the header, vectorised: blank, footer, total, subtotal or data.
-    Like `_kind_of_row`, it looks at the first non-empty cell and the first three cells."""
+    """The kind of every row below the header, vectorised: blank, footer, total, subtotal or data,
+    from the first non-empty cell and the first three cells."""
     width = body.num_columns - 1
     if body.num_rows == 0 or width == 0:
         return np.array(["blank"] * body.num_rows, dtype=object)
@@ -443,9 +426,10 @@ def _locate_vertical(grid: Grid, ret: Return, at: int) -> Located:
     keys = header_keys(ret)
     loc = Located(ret, {}, np.array([], dtype=np.int32), {})
     seen = set()
+    kinds = _row_kinds(grid.table.slice(at + 1))
     for i in range(at + 1, len(cells)):
         row = cells[i] + [None] * (max(name_c, value_c, unit_c or 0) + 1 - len(cells[i]))
-        if _kind_of_row(row) in ("blank", "footer"):
+        if kinds[i - at - 1] in ("blank", "footer"):
             continue
         label, unit = row[name_c], (row[unit_c] if unit_c is not None else None)
         name = None

@@ -112,10 +112,15 @@ def rule_catalogue(ret: Return, ctx: Context) -> list[CatalogueRule]:
     return rules
 
 
+def required_info(ret: Return, f: Field) -> RuleInfo:
+    return RuleInfo(f"{ret.return_id}.{f.name}.required", HARD, (f.name,), f"{f.label}必须填写",
+                    f"{f.name} ({f.label}) is required")
+
+
 def required_sql(ret: Return) -> list[tuple[RuleInfo, str]]:
     """The `required` rule as SQL over staged columns (the Pandera path reads it from the parse flags)."""
-    return [(RuleInfo(f"{ret.return_id}.{f.name}.required", HARD, (f.name,), f"{f.label}必须填写", f"{f.name} is required"),
-             f'"{f.stored_name}" is not null') for f in ret.fields if f.required and f.name != "county_code"]
+    return [(required_info(ret, f), f'"{f.stored_name}" is not null')
+            for f in ret.fields if f.required and f.name != "county_code"]
 
 
 def pandera_schema(ret: Return, ctx: Context, severity: str) -> pa.DataFrameSchema:
@@ -143,6 +148,7 @@ class Checked:
     content_sha256: str = ""
     source_rows: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int32))
     layout: dict[str, list] = field(default_factory=dict)     # field -> [header as written, row (vertical form)]
+    _stored: pyarrow.Table | None = field(default=None, repr=False)
 
     @property
     def rows(self) -> int:
@@ -171,7 +177,7 @@ class Checked:
 
     def stored(self) -> pyarrow.Table:
         """The rows as staging stores them: canonical names, ID numbers only as pseudonyms."""
-        if getattr(self, "_stored", None) is not None:
+        if self._stored is not None:
             return self._stored
         cols = {}
         for f in self.ret.fields:
@@ -188,18 +194,18 @@ class _Finder:
     def __init__(self, loc: Located, ret: Return):
         self.loc, self.ret, self.out = loc, ret, []
 
-    def value(self, name: str, i: int) -> str:
+    def cell(self, name: str, i: int) -> str:
+        """The value as written, "" where there is none."""
         values = self.loc.columns.get(name)
         v = values[i].as_py() if values is not None and 0 <= i < len(values) else None
-        v = "" if v is None else str(v)
+        return "" if v is None else str(v)
+
+    def value(self, name: str, i: int) -> str:
+        v = self.cell(name, i)
         return mask_id(v) if self.ret.field(name).kind == "id_number" else v
 
     def key(self, i: int) -> str:
-        if not self.ret.key or self.ret.one_row:
-            return ""
-        values = self.loc.columns.get(self.ret.key[0])
-        v = values[i].as_py() if values is not None and 0 <= i < len(values) else None
-        return "" if v is None else str(v).strip()
+        return "" if not self.ret.key or self.ret.one_row else self.cell(self.ret.key[0], i).strip()
 
     def add(self, name: str, i: int, info: RuleInfo):
         header = self.loc.headers.get(name, self.ret.field(name).label)
@@ -210,8 +216,7 @@ class _Finder:
 def _flag_findings(finder: _Finder, typed: pd.DataFrame, ret: Return):
     for f in ret.fields:
         if f.required:
-            info = RuleInfo(f"{ret.return_id}.{f.name}.required", HARD, (f.name,), f"{f.label}必须填写",
-                            f"{f.name} ({f.label}) is required")
+            info = required_info(ret, f)
             uncached = {r for r, name in finder.loc.uncached if name == f.name}   # reported as `formula`
             for i in np.flatnonzero(typed[f"{f.name}__missing"].to_numpy(dtype=bool)):
                 # a missing column is reported once, by the reader
@@ -308,7 +313,7 @@ def check(loc: Located, ctx: Context, key: bytes) -> Checked:
     if loc.total is not None:                              # typed together with the rows, then set apart
         columns = {n: pyarrow.chunked_array(v.chunks + [pyarrow.array([loc.total.get(n)], pyarrow.string())],
                                             pyarrow.string()) for n, v in columns.items()}
-    typed = normalise(ret, columns, key) if columns else normalise(ret, {}, key)
+    typed = normalise(ret, columns, key)
     if loc.total is not None:
         total_t, typed = typed.slice(typed.num_rows - 1), typed.slice(0, typed.num_rows - 1)
     frame_all = typed.to_pandas(types_mapper=pd.ArrowDtype)

@@ -43,6 +43,16 @@ def connect(path: str | Path, read_only: bool = False, wait_seconds: float = 0.0
             time.sleep(0.25)
 
 
+def insert_arrow(con: duckdb.DuckDBPyConnection, table: str, rows, constants: dict | None = None):
+    """Insert an Arrow table into `table` by column name, with constant columns added in SQL."""
+    extra = "".join(f", ${name} as {name}" for name in constants or {})
+    con.register("__new_rows", rows)
+    try:
+        con.execute(f"insert into {table} by name select *{extra} from __new_rows", constants or None)
+    finally:
+        con.unregister("__new_rows")
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection):
     con.execute("begin transaction")

@@ -26,6 +26,8 @@ from shangluo.config import cutoff
 from shangluo.landing import Entry
 from shangluo.timing import phase
 
+from .db import insert_arrow
+
 VIOLATION_COLUMNS = ("period", "county_code", "return_id", "submission_id", "source", "sheet", "source_row",
                      "column_header", "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation",
                      "business_key")
@@ -69,9 +71,7 @@ class Ledger:
                 for f in findings]
         table = pa.table({c: pa.array([r[i] for r in rows], pa.int32() if c == "source_row" else pa.string())
                           for i, c in enumerate(VIOLATION_COLUMNS)})
-        self.con.register("new_violations", table)
-        self.con.execute("insert into quality.violations by name select * from new_violations")
-        self.con.unregister("new_violations")
+        insert_arrow(self.con, "quality.violations", table)
 
     def _record(self, entry: Entry, ret: Return, content_sha: str, rows: int, hard: int, soft: int, notes: str,
                 findings: list[Finding], layout: dict) -> str:
@@ -104,17 +104,11 @@ class Ledger:
             self._stage_rows(ret, entry, sid, checked)
 
     def _stage_rows(self, ret: Return, entry: Entry, sid: str, checked: Checked):
-        stored = checked.stored()
-        n = stored.num_rows
-        stored = (stored.append_column("period", pa.array([entry.period] * n, pa.string()))
-                  .append_column("county_code", pa.array([entry.county_code] * n, pa.string()))
-                  .append_column("submission_id", pa.array([sid] * n, pa.string()))
-                  .append_column("source_row", pa.array(checked.source_rows, pa.int32())))
+        stored = checked.stored().append_column("source_row", pa.array(checked.source_rows, pa.int32()))
         self.con.execute(f"delete from staging.{ret.return_id} where period = ? and county_code = ?",
                          [entry.period, entry.county_code])
-        self.con.register("new_rows", stored)
-        self.con.execute(f"insert into staging.{ret.return_id} by name select * from new_rows")
-        self.con.unregister("new_rows")
+        insert_arrow(self.con, f"staging.{ret.return_id}", stored,
+                     {"period": entry.period, "county_code": entry.county_code, "submission_id": sid})
 
     # -------------------------------------------------------------- one return of one period
 

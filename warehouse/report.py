@@ -15,7 +15,7 @@ from schemas.catalogue import RETURN_IDS, RETURNS
 from schemas.core import AREAS, CITY_CODE, COUNTIES
 from shangluo.config import deadline
 
-from .db import ensure_section_table, section_sql
+from .db import ensure_section_table, insert_arrow, section_sql
 from .figures import SECTIONS, VALUE_SCALE, Figure, section_figures
 
 
@@ -131,7 +131,5 @@ def refresh_figures(con: duckdb.DuckDBPyConnection, period: str) -> int:
     con.execute("delete from report.figures where period = ?", [period])
     types = {"value": pa.decimal128(18, VALUE_SCALE), "complete": pa.bool_()}
     table = pa.table({n: pa.array([r[i] for r in rows], types.get(n, pa.string())) for i, n in enumerate(FIGURE_COLUMNS)})
-    con.register("new_figures", table)
-    con.execute("insert into report.figures by name select * from new_figures")
-    con.unregister("new_figures")
+    insert_arrow(con, "report.figures", table)
     return len(rows)
