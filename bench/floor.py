@@ -10,6 +10,7 @@ from schemas import engine  # noqa: E402
 landing, period, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 start = time.perf_counter()
 con = engine.connect()       # the same DuckDB settings as the pipeline (SHANGLUO_DUCKDB_*)
+con.execute(f"set temp_directory = '{out.parent / 'floor.tmp'}'")   # spilled rows stay in the work folder
 con.execute(f"set variable files = '{landing}/{period}/*/monitoring_households.csv'")
 con.execute(f"set variable cutoff = DATE '{period}-12-31'")
 con.execute((Path(__file__).with_name("floor.sql")).read_text(encoding="utf-8"))

@@ -5,7 +5,8 @@
 For each size it generates (once, under bench/data/) a landing whose 表1 has that many households
 as CSV, with 3 broken rows in 柞水县 so that rules fire, then measures, median of `repeat`:
   run          `shangluo run --period 2022` on a fresh warehouse
-  floor        bench/floor.sql: the same CSV files, the same 表1 rules, the monitoring section
+  floor        bench/floor.sql: the same CSV files, the same 表1 rules, the monitoring section, with
+               the same DuckDB settings (and, for reference, once more with DuckDB's own memory limit)
   incremental  `shangluo run` again after one county's 表1 changed
   validate     `shangluo validate` on one county's 表1
 wall time, peak memory (max RSS of the process; the pipeline runs in one process), the ratio to
@@ -77,7 +78,7 @@ def pipeline_counts(warehouse: Path) -> list:
 def bench_size(size: int, repeat: int) -> dict:
     landing = landing_for(size)
     work = DATA / str(size) / "work"
-    results = {k: [] for k in ("run", "floor", "incremental", "validate")}
+    results = {k: [] for k in ("run", "floor", "floor_duckdb_defaults", "incremental", "validate")}
     phases, same = [], []
     for _ in range(repeat):
         shutil.rmtree(work, ignore_errors=True)
@@ -94,6 +95,9 @@ def bench_size(size: int, repeat: int) -> dict:
         results["floor"].append(measure([sys.executable, str(ROOT / "bench" / "floor.py"), str(copy), PERIOD,
                                          str(work / "floor.json")], env)[:2])
         floor = json.loads((work / "floor.json").read_text())
+        results["floor_duckdb_defaults"].append(measure(      # for reference: the floor with DuckDB's own limit
+            [sys.executable, str(ROOT / "bench" / "floor.py"), str(copy), PERIOD, str(work / "floor-defaults.json")],
+            {**env, "SHANGLUO_DUCKDB_MEMORY_LIMIT": "default"})[:2])
         same.append(sorted(map(list, pipeline_counts(work / "wh.duckdb"))) == sorted(map(list, floor["rules"])))
         touch_county(copy)
         results["incremental"].append(measure([*cli, "run", "--period", PERIOD], env)[:2])
@@ -121,14 +125,14 @@ def main(argv=None):
     global DATA
     DATA = args.data
     rows = [bench_size(int(s), args.repeat) for s in args.sizes.split(",")]
-    head = ("households", "run s", "floor s", "ratio", "run MB", "floor MB", "incr. s", "incr./run", "validate s",
-            "read", "validate", "write", "aggregate", "rules = floor")
+    head = ("households", "run s", "floor s", "ratio", "run MB", "floor MB", "floor s (DuckDB defaults)", "incr. s",
+            "incr./run", "validate s", "read", "validate", "write", "aggregate", "rules = floor")
     print(" | ".join(head))
     for r in rows:
         p = r["phases_seconds"]
         print(" | ".join(str(x) for x in (r["households"], r["run_seconds"], r["floor_seconds"], r["ratio_to_floor"],
-                                          r["run_peak_mb"], r["floor_peak_mb"], r["incremental_seconds"],
-                                          r["incremental_share_of_run"], r["validate_seconds"], p["read"],
+                                          r["run_peak_mb"], r["floor_peak_mb"], r["floor_duckdb_defaults_seconds"],
+                                          r["incremental_seconds"], r["incremental_share_of_run"], r["validate_seconds"], p["read"],
                                           p["validate"], p["write"], p["aggregate"], r["rule_counts_equal_floor"])))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(rows, indent=1))

@@ -107,8 +107,8 @@ class Rule:
     """A row rule: `check(frame, ctx)` is True where a row passes (NA counts as passing).
 
     `sql` is the same rule as a DuckDB predicate over the typed (or staged) columns, true or NULL
-    where a row passes; `$cutoff` stands for the period's cut-off date.  Rules that need the clear
-    ID number have none (staging holds only its pseudonym).
+    where a row passes; `$cutoff` stands for the period's cut-off date.  A rule whose SQL reads a
+    clear ID number runs only while a version is checked (staging holds only the pseudonym).
     """
     id: str
     severity: str

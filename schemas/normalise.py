@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 
-import duckdb
 import pyarrow as pa
 
 from . import engine
@@ -21,14 +20,16 @@ TRUE_WORDS = ("是", "y", "yes", "true", "1", "√", "有")
 FALSE_WORDS = ("否", "n", "no", "false", "0", "×", "无")
 
 MACROS = f"""
-create or replace macro sl_clean(x) as nullif(trim(translate(x, '\u3000\u00a0\t', '   ')), '');
-create or replace macro sl_compact(x) as nullif(replace(replace(
+create or replace temp macro sl_clean(x) as nullif(trim(
+    case when contains(x, '\u3000') or contains(x, '\u00a0') or contains(x, chr(9))
+         then translate(x, '\u3000\u00a0\t', '   ') else x end), '');
+create or replace temp macro sl_compact(x) as nullif(replace(replace(
     case when strlen(x) = length(x) then x            -- plain ASCII: nothing to translate
          else translate(x, '{FULL_WIDTH}\u00a0\t', '{HALF_WIDTH}  ') end, ',', ''), ' ', ''), '');
-create or replace macro sl_number(x) as try_cast(sl_compact(x) as decimal(38, 6));
-create or replace macro sl_code(x) as
+create or replace temp macro sl_number(x) as try_cast(sl_compact(x) as decimal(38, 6));
+create or replace temp macro sl_code(x) as
     case when sl_compact(x) like '%.0' then regexp_replace(sl_compact(x), '\\.0+$', '') else sl_compact(x) end;
-create or replace macro sl_date(c) as coalesce(
+create or replace temp macro sl_date(c) as coalesce(
     try_cast(c as date),
     case when c like '%年%' then cast(try_strptime(c, '%Y年%m月%d日') as date)
          when c like '%/%' then cast(try_strptime(c, '%Y/%m/%d') as date)
@@ -42,56 +43,72 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _map(pairs: dict[str, str]) -> str:
-    return "map {" + ", ".join(f"{_sql_str(k)}: {v}" for k, v in pairs.items()) + "}"
+def _case(value: str, pairs: dict[str, str], otherwise: str = "null") -> str:
+    """A lookup as CASE (a map literal costs several times more per row in DuckDB)."""
+    by_result: dict[str, list[str]] = {}
+    for k, v in pairs.items():
+        by_result.setdefault(v, []).append(_sql_str(k))
+    whens = " ".join(f"when {value} in ({', '.join(ks)}) then {v}" for v, ks in by_result.items())
+    return f"case {whens} else {otherwise} end"
 
 
-def _typed(f: Field, x: str) -> tuple[str, bool]:
-    """(typed expression over the raw column `x`, whether a written value can fail to type)."""
-    if f.kind == "count":
-        return f"sl_number({x})", True          # made a whole number in select_sql
+def _known(x: str, words, otherwise: str) -> str:
+    """`x` itself when it is one of `words` as written (the common case, cheap), else `otherwise`
+    (a CASE, not coalesce: DuckDB evaluates every argument of coalesce)."""
+    return f"case when {x} in ({', '.join(_sql_str(w) for w in words)}) then {x} else {otherwise} end"
+
+
+def _typed(f: Field, x: str) -> tuple[str, str, bool]:
+    """For the raw column `x`: a prepared string (computed once), the typed value over the prepared
+    column `@p`, and whether a written value can fail to type."""
+    if f.kind == "count":    # a whole number only: 3.5 is not a count
+        return f"sl_number({x})", "case when @p = trunc(@p) then cast(@p as bigint) end", True
     if f.kind == "amount":
-        return f"cast(sl_number({x}) as decimal(18, 6))", True
+        return f"sl_number({x})", "cast(@p as decimal(18, 6))", True
     if f.kind == "date":
-        return f"sl_date(sl_compact({x}))", True
+        return f"sl_compact({x})", "sl_date(@p)", True
     if f.kind == "bool":
         words = {**{w: "true" for w in TRUE_WORDS}, **{w: "false" for w in FALSE_WORDS}}
-        return f"map_extract_value({_map(words)}, lower(sl_compact({x})))", True
+        return _known(x, words, f"lower(sl_compact({x}))"), _case("@p", words), True
     if f.kind in ("code", "county"):
-        return f"sl_code({x})", False
+        return f"sl_compact({x})", "case when @p like '%.0' then regexp_replace(@p, '\\.0+$', '') else @p end", False
     if f.kind == "id_number":
-        return f"upper(sl_compact({x}))", False
+        return f"upper(sl_compact({x}))", "@p", False
     if f.kind == "category":
-        c = f"replace(replace(replace(sl_clean({x}), ' ', ''), '（', '('), '）', ')')"
+        squashed = f"replace(replace(replace(sl_clean({x}), ' ', ''), '（', '('), '）', ')')"
+        prep = _known(x, (*f.values, *f.value_aliases), squashed)
         if not f.value_aliases:
-            return c, False
-        return f"coalesce(map_extract_value({_map({a: _sql_str(v) for a, v in f.value_aliases.items()})}, {c}), {c})", False
-    return f"sl_clean({x})", False
+            return prep, "@p", False
+        return prep, _case("@p", {a: _sql_str(v) for a, v in f.value_aliases.items()}, "@p"), False
+    return f"sl_clean({x})", "@p", False
 
 
-def select_sql(ret: Return, present: set[str]) -> str:
-    """Two levels: each value is typed once; the flags are read off the typed values."""
-    inner, outer = ["__i"], ["__i"]
+def select_sql(ret: Return, present: set[str], source: str = "raw", order: bool = True, carry: tuple = ()) -> str:
+    """Three levels: each value is prepared once, typed from the prepared string, and the flags are
+    read off the typed values.  `source` has the raw strings under the field names and `__i`, the
+    row's position; the columns in `carry` pass through unchanged.  A raw value is NULL or holds
+    more than white space (the readers see to that), so `missing` is `x is null`."""
+    prepared, typed, outer = ["__i", *carry], ["__i", *carry], ["__i", *carry]
     for f in ret.fields:
         stype = f.sql_type if f.kind != "id_number" else "varchar"
         q, missing, bad = f'"{f.name}"', f'"{f.name}__missing"', f'"{f.name}__bad"'
         if f.name not in present:
-            inner += [f"cast(null as {stype}) as {q}", f"true as {missing}"]
+            prepared.append(f"true as {missing}")
+            typed += [f"cast(null as {stype}) as {q}", missing]
             outer += [q, missing, f"false as {bad}"]
             if f.kind == "id_number":
                 outer.append(f'cast(null as varchar) as "{f.name}__hash"')
             continue
         x = f"raw.{q}"
-        typed, can_fail = _typed(f, x)
-        if f.kind == "count":    # a whole number only: 3.5 is not a count
-            n = f"sl_number({x})"
-            typed = f"case when {n} = trunc({n}) then cast({n} as bigint) end"
-        inner += [f"{typed} as {q}", f"sl_clean({x}) is null as {missing}"]
+        prep, value, can_fail = _typed(f, x)
+        prepared += [f"{prep} as {q}", f"{x} is null as {missing}"]
+        typed += [f"{value.replace('@p', q)} as {q}", missing]
         outer += [q, missing, f"(not {missing} and {q} is null) as {bad}" if can_fail else f"false as {bad}"]
         if f.kind == "id_number":
             outer.append(f'sha256($opad || unhex(sha256($ipad || encode({q})))) as "{f.name}__hash"')
-    return ("select " + ",\n       ".join(outer) + "\nfrom (select " + ",\n       ".join(inner) +
-            "\n      from raw) order by __i")
+    sql = (f"select {', '.join(outer)} from (select {', '.join(typed)} from (select {', '.join(prepared)} "
+           f"from {source} as raw))")
+    return sql + (" order by __i" if order else "")
 
 
 def hmac_pads(key: bytes) -> dict[str, bytes]:
@@ -102,21 +119,17 @@ def hmac_pads(key: bytes) -> dict[str, bytes]:
     return {"ipad": bytes(b ^ 0x36 for b in key), "opad": bytes(b ^ 0x5C for b in key)}
 
 
-def normalise(ret: Return, columns: dict[str, list], key: bytes, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+def normalise(ret: Return, columns: dict[str, list], key: bytes) -> pa.Table:
     """Raw strings (field -> list, all of one length) -> the typed Arrow table with flags."""
     n = len(next(iter(columns.values()))) if columns else 0
     raw = pa.table({"__i": pa.array(range(n), pa.int64()),
                     **{name: values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, pa.string())
                        for name, values in columns.items()}})
-    own = con is None
-    con = con or engine.connect()
-    try:
+    with engine.scratch() as con:
         con.execute(MACROS)
         con.register("raw", raw)
-        params = hmac_pads(key) if any(f.kind == "id_number" and f.name in columns for f in ret.fields) else {}
-        sql = select_sql(ret, set(columns))
-        return con.sql(sql, params=params or None).to_arrow_table()
-    finally:
-        con.unregister("raw")
-        if own:
-            con.close()
+        try:
+            params = hmac_pads(key) if any(f.kind == "id_number" and f.name in columns for f in ret.fields) else {}
+            return con.sql(select_sql(ret, set(columns)), params=params or None).to_arrow_table()
+        finally:
+            con.unregister("raw")

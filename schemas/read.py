@@ -162,6 +162,114 @@ def read_csv(path: Path) -> Grid:
     return Grid(pa.concat_tables([_widen(grid.table, width), _widen(more, width)]))
 
 
+HEAD_BYTES = 1 << 20
+
+
+def _blank_to_null(values: pa.Array) -> pa.Array:
+    """White space only is empty, as in the csv path (checked first: it is rare)."""
+    blank = pc.utf8_is_space(values)
+    return pc.if_else(blank, None, values) if pc.any(blank).as_py() else values
+
+
+def csv_head(path: Path) -> tuple[Grid, str] | None:
+    """The first lines of a CSV file as a grid and the file's encoding ('utf8' or 'gb18030'), for
+    streaming the rest; None when they are not text."""
+    with path.open("rb") as fh:
+        data = fh.read(HEAD_BYTES)
+    lines = data.split(b"\n")
+    if len(data) == HEAD_BYTES:
+        lines = lines[:-1]                  # the last line may be cut short
+    head = b"\n".join(lines[:HEADER_SCAN_ROWS])
+    if b"\x00" in head:
+        return None
+    for encoding, codec in (("utf8", "utf-8-sig"), ("gb18030", "gb18030")):
+        try:
+            text = head.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        return Grid.from_rows(*_csv_rows(text, 1)), encoding
+    return None
+
+
+class CsvStream:
+    """The lines of a CSV file after its first `skip`, streamed by pyarrow as batches of strings
+    c0..c{width-1} with `__row`, the line number.  Line numbers are exact only for a regular file:
+    ragged or blank lines are allowed only at the very end (`trailer`: footers such as 填表人, with
+    their line numbers, for the caller to classify); anything else (a ragged line inside, a line
+    break inside quotes, which joins two lines into one row, an encoding error, a first line other
+    than `first`) sets `problem`, and the caller reads the file the general way."""
+
+    TRAILER_BYTES = 1 << 16
+
+    def __init__(self, path: Path, encoding: str, skip: int, width: int, first: list | None):
+        self.path, self.encoding, self.skip, self.width, self.first = path, encoding, skip, width, first
+        self.problem: str | None = None
+        self.rows = 0
+        self.invalid: list[str] = []
+        self.lines, self.trailer = self._lines_and_trailer()
+
+    def _lines_and_trailer(self) -> tuple[int, list[tuple[int, list]]]:
+        lines, last = 0, b"\n"
+        with self.path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 24), b""):
+                lines, last = lines + chunk.count(b"\n"), chunk[-1:]
+            lines += last != b"\n"                  # a last line without a line break
+            fh.seek(max(0, fh.tell() - self.TRAILER_BYTES))
+            tail = fh.read().decode("utf-8" if self.encoding == "utf8" else self.encoding, errors="replace")
+        texts = tail.split("\n")
+        if texts and texts[-1] == "":
+            texts.pop()
+        trailer = []
+        for k, text in enumerate(reversed(texts[1:][-HEADER_SCAN_ROWS:])):    # texts[0] may be cut short
+            text = text.rstrip("\r")
+            cells = next(csv.reader([text]), [])
+            if text.strip() and len(cells) == self.width:
+                break
+            trailer.append((lines - k, [c if c.strip() else None for c in cells]))
+        return lines, trailer[::-1]
+
+    def finish(self) -> str | None:
+        """The problem, if any, once the stream has been read."""
+        if self.problem is None:
+            if len(self.invalid) != len(self.trailer):      # pyarrow skipped a ragged line inside
+                self.problem = f"{len(self.invalid)} ragged lines, {len(self.trailer)} of them at the end"
+            elif self.rows + len(self.trailer) != self.lines - self.skip:
+                self.problem = f"{self.rows} rows in {self.lines - self.skip} lines: a line break inside quotes"
+        return self.problem
+
+    def _invalid(self, row) -> str:
+        self.invalid.append(row.text)
+        return "skip"
+
+    def reader(self) -> pa.RecordBatchReader:
+        names = [f"c{j}" for j in range(self.width)]
+        schema = pa.schema([(n, pa.string()) for n in names] + [("__row", pa.int32())])
+        return pa.RecordBatchReader.from_batches(schema, self._batches(names, schema))
+
+    def _batches(self, names: list[str], schema: pa.Schema):
+        line = self.skip + 1
+        try:
+            batches = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=self.skip, block_size=16 << 20,
+                                               encoding=self.encoding),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=self._invalid, ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                     strings_can_be_null=True, null_values=[""]))
+            for b in batches:
+                cols = [_blank_to_null(c) for c in b.columns]
+                if line == self.skip + 1 and self.first is not None and b.num_rows and \
+                        [c[0].as_py() for c in cols] != self.first:
+                    self.problem = "the first streamed line is not the line after the header"
+                    return
+                yield pa.RecordBatch.from_arrays(cols + [pa.array(np.arange(line, line + b.num_rows, dtype=np.int32))],
+                                                 schema=schema)
+                line += b.num_rows
+                self.rows += b.num_rows
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            self.problem = str(exc)[:200]
+
+
 def _widen(t: pa.Table, width: int) -> pa.Table:
     cols = {f"c{j}": t.column(f"c{j}") if f"c{j}" in t.column_names else pa.nulls(t.num_rows, pa.string())
             for j in range(width)}
@@ -305,6 +413,8 @@ class Located:
     uncached: list[tuple[int, str]] = field(default_factory=list)   # (row, field) formula without value
     notes: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)     # structural problems (hard)
+    col_of: dict[str, int] = field(default_factory=dict)      # field name -> column index (row form)
+    header_row: int | None = None                             # row form: the header's row number
 
     def row_of(self, name: str, i: int) -> int:
         return int(self.cell_rows.get(name, self.source_rows[i] if i < len(self.source_rows) else 0))
@@ -326,32 +436,51 @@ def _sq(x: str) -> str:
     return f"lower(replace(replace(replace(replace(replace({x}, ' ', ''), '\u3000', ''), '\t', ''), '（', '('), '）', ')'))"
 
 
-def _row_kinds(body: pa.Table) -> np.ndarray:
-    """The kind of every row below the header, vectorised: blank, footer, total, subtotal or data,
-    from the first non-empty cell and the first three cells."""
-    width = body.num_columns - 1
-    if body.num_rows == 0 or width == 0:
-        return np.array(["blank"] * body.num_rows, dtype=object)
+# every total and subtotal word has this character: a row without it near its start is no total
+_TOTAL_MARK = sorted(set.intersection(*(set(w) for w in TOTAL_WORDS + SUBTOTAL_WORDS)))[0]
+
+
+def plain_data_sql(width: int) -> str:
+    """True for a plain data row: a digit first and no total word near (most rows of any return)."""
+    no_mark = " and ".join(f"not contains(coalesce(c{j}, ''), '{_TOTAL_MARK}')" for j in range(min(3, width)))
+    return f"coalesce(left(c0, 1) between '0' and '9' and {no_mark}, false)"
+
+
+def row_kind_sql(width: int, source: str) -> str:
+    """`source` (cells c0..cN and `__row`) with `__kind`: blank, footer, total, subtotal or data,
+    from the first non-empty cell and the first three cells (squashed once, in an inner level)."""
+    if width == 0:
+        return f"select *, 'blank' as __kind from {source}"
     first = "coalesce(" + ", ".join(f"nullif(trim(c{j}), '')" for j in range(width)) + ")"
     words = lambda ws: ", ".join("'" + w + "'" for w in ws)  # noqa: E731
-    near = ["s0"] + [f"s{j + 1}" for j in range(min(3, width))]       # the first cell, and the first 3 columns
-    squashed = ", ".join([f"{_sq('f1')} as s0"] + [f"{_sq(f'c{j}')} as s{j + 1}" for j in range(min(3, width))])
-    sql = f"""
-        select case when s0 is null then 'blank'
-                    when left(s0, 1) between '0' and '9' and not ({' or '.join(f"{x} in ({words(TOTAL_WORDS + SUBTOTAL_WORDS)})" for x in near[1:])})
-                         then 'data'
-                    when {' or '.join(f"starts_with(s0, '{squash(p)}')" for p in FOOTER_PREFIXES)} then 'footer'
-                    when {' or '.join(f"{x} in ({words(TOTAL_WORDS)})" for x in near)} then 'total'
-                    when {' or '.join(f"{x} in ({words(SUBTOTAL_WORDS)})" for x in near)} then 'subtotal'
-                    else 'data' end as kind
-        from (select {squashed}, __row from (select {first} as f1, * from body))
-        order by __row"""
-    con = engine.connect()
-    try:
+    near = [f"__s{j}" for j in range(min(3, width) + 1)]     # the first cell, and the first 3 columns
+    squashed = ", ".join([f"{_sq(first)} as __s0"] + [f"{_sq(f'c{j}')} as __s{j + 1}" for j in range(min(3, width))])
+    footers = ", ".join(f"'{squash(p)}'" for p in FOOTER_PREFIXES)
+    return f"""
+        select * exclude ({', '.join(near)}), case
+            when {plain_data_sql(width)} then 'data'
+            when __s0 is null then 'blank'
+            when left(__s0, 1) between '0' and '9' and not ({' or '.join(f"{x} in ({words(TOTAL_WORDS + SUBTOTAL_WORDS)})" for x in near[1:])})
+                 then 'data'
+            when list_has_any([{footers}], [{', '.join(f"left(__s0, {n})" for n in sorted({len(squash(p)) for p in FOOTER_PREFIXES}))}])
+                 then 'footer'
+            when {' or '.join(f"{x} in ({words(TOTAL_WORDS)})" for x in near)} then 'total'
+            when {' or '.join(f"{x} in ({words(SUBTOTAL_WORDS)})" for x in near)} then 'subtotal'
+            else 'data' end as __kind
+        from (select *, {squashed} from {source})"""
+
+
+def row_kinds(body: pa.Table) -> np.ndarray:
+    """The kind of every row below the header (see `row_kind_sql`), vectorised."""
+    if body.num_rows == 0:
+        return np.array([], dtype=object)
+    with engine.scratch() as con:
         con.register("body", body)
-        return con.sql(sql).to_arrow_table().column("kind").to_numpy(zero_copy_only=False)
-    finally:
-        con.close()
+        try:
+            return (con.sql(f"select __kind from ({row_kind_sql(body.num_columns - 1, 'body')}) order by __row")
+                    .to_arrow_table().column("__kind").to_numpy(zero_copy_only=False))
+        finally:
+            con.unregister("body")
 
 
 def locate(grid: Grid, ret: Return) -> Located:
@@ -374,44 +503,54 @@ def locate(grid: Grid, ret: Return) -> Located:
     return _locate_rows(grid, ret, best_at, keys, head[best_at], head_rows[best_at])
 
 
-def _locate_rows(grid: Grid, ret: Return, at: int, keys: dict[str, str], header: list, header_row: int) -> Located:
-    col_of: dict[str, int] = {}
-    headers: dict[str, str] = {}
-    loc = Located(ret, {}, np.array([], dtype=np.int32), headers)
+def map_header(loc: Located, keys: dict[str, str], header: list, header_row: int):
+    """Fields to the columns of the header row, with notes on foreign columns and findings for
+    repeated or missing ones."""
+    ret = loc.ret
+    loc.header_row = header_row
     for c, text in enumerate(header):
         if text is None:
             continue
         name = keys.get(squash(text))
         if name is None:
             loc.notes.append(f"第{header_row}行列“{text.strip()}”不属于本表，已忽略 / column '{text.strip()}' is not part of the return, ignored")
-        elif name in col_of:
+        elif name in loc.col_of:
             loc.findings.append(Finding(header_row, text.strip(), "", f"{ret.return_id}.{name}.duplicate_column", "hard",
                                         f"列“{text.strip()}”重复出现", f"column '{text.strip()}' appears twice"))
         else:
-            col_of[name], headers[name] = c, text.strip()
+            loc.col_of[name], loc.headers[name] = c, text.strip()
     for f in ret.fields:
-        if f.name not in col_of and f.required:
+        if f.name not in loc.col_of and f.required:
             loc.findings.append(Finding(header_row, f.label, "", f"{ret.return_id}.{f.name}.missing_column", "hard",
                                         f"缺少必填列“{f.label}”", f"required column '{f.label}' ({f.name}) is missing"))
+
+
+def set_apart(loc: Located, kind: str, row_no: int, cells: dict[str, str | None]):
+    """A total, subtotal or footer row: the first total is kept for the 合计 check, the rest noted."""
+    if kind == "total" and loc.total is None:
+        loc.total, loc.total_row = cells, row_no
+    elif kind == "total":
+        loc.notes.append(f"第{row_no}行为第二个合计行，已忽略 / a second total row at row {row_no} ignored")
+    else:
+        what = "小计行" if kind == "subtotal" else "表尾行"
+        loc.notes.append(f"第{row_no}行为{what}，已跳过 / row {row_no} is a {kind} row, skipped")
+
+
+def _locate_rows(grid: Grid, ret: Return, at: int, keys: dict[str, str], header: list, header_row: int) -> Located:
+    loc = Located(ret, {}, np.array([], dtype=np.int32), {})
+    map_header(loc, keys, header, header_row)
     body = grid.table.slice(at + 1)
-    kinds = _row_kinds(body)
+    kinds = row_kinds(body)
     rows = body.column("__row")
     for i in np.flatnonzero((kinds != "data") & (kinds != "blank")):
-        row_no, kind = rows[int(i)].as_py(), kinds[i]
-        if kind == "total" and loc.total is None:
-            loc.total = {n: body.column(f"c{c}")[int(i)].as_py() for n, c in col_of.items()}
-            loc.total_row = row_no
-        elif kind == "total":
-            loc.notes.append(f"第{row_no}行为第二个合计行，已忽略 / a second total row at row {row_no} ignored")
-        else:
-            what = "小计行" if kind == "subtotal" else "表尾行"
-            loc.notes.append(f"第{row_no}行为{what}，已跳过 / row {row_no} is a {kind} row, skipped")
+        set_apart(loc, kinds[i], rows[int(i)].as_py(),
+                  {n: body.column(f"c{c}")[int(i)].as_py() for n, c in loc.col_of.items()})
     data_idx = pa.array(np.flatnonzero(kinds == "data"), pa.int64())
     loc.source_rows = rows.take(data_idx).to_numpy()
-    for name, c in col_of.items():
+    for name, c in loc.col_of.items():
         loc.columns[name] = body.column(f"c{c}").take(data_idx)
     if grid.uncached_formulas:
-        name_of = {c: n for n, c in col_of.items()}
+        name_of = {c: n for n, c in loc.col_of.items()}
         loc.uncached = sorted((r, name_of[c]) for r, c in grid.uncached_formulas if c in name_of)
     return loc
 
@@ -426,7 +565,7 @@ def _locate_vertical(grid: Grid, ret: Return, at: int) -> Located:
     keys = header_keys(ret)
     loc = Located(ret, {}, np.array([], dtype=np.int32), {})
     seen = set()
-    kinds = _row_kinds(grid.table.slice(at + 1))
+    kinds = row_kinds(grid.table.slice(at + 1))
     for i in range(at + 1, len(cells)):
         row = cells[i] + [None] * (max(name_c, value_c, unit_c or 0) + 1 - len(cells[i]))
         if kinds[i - at - 1] in ("blank", "footer"):

@@ -1,8 +1,8 @@
 """The SQL path of the rule catalogue: the same rules as DuckDB predicates.
 
-Used where whole tables are checked at once: the blocking asset check over staging, and the set
-rules (uniqueness) across a county or the whole city.  Row rules that need the clear ID number
-have no SQL form.
+Used where whole tables are checked at once: a large county file (`schemas.bulk`), the blocking
+asset check over staging, and the set rules (uniqueness) across a county or the whole city.  Rules
+that read the clear ID number run only while a version is checked, never over staging.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def predicates(ret: Return, ctx: Context, county_sql: str | None = None, staged:
     cutoff = f"DATE '{ctx.cutoff.isoformat()}'"
     out = []
     for rule in rule_catalogue(ret, ctx):
-        if rule.sql is None or (staged and rule.info.rule_id.endswith(".county_code.county")):
+        if rule.sql is None or (staged and (rule.clear or rule.info.rule_id.endswith(".county_code.county"))):
             continue
         out.append((rule.info, rule.sql.replace("$county", county).replace("$cutoff", cutoff)))
     if staged:

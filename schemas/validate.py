@@ -7,8 +7,10 @@ version hash of the normalised content.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import numpy as np
@@ -16,12 +18,13 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 
-from .checks import EXCEL_NUMBER_PATTERN, ID_PATTERN, id_birth_date, id_check_digit_ok, passes
+from .checks import (EXCEL_NUMBER_PATTERN, ID_PATTERN, id_birth_date, id_check_digit_ok, passes, sql_excel_number,
+                     sql_id_birth_date, sql_id_check_char, sql_id_ok)
 from . import engine
 from .core import HARD, NUMERIC_KINDS, SOFT, Context, Field, Return
 from .messages import Finding, mask_id
 from .normalise import normalise
-from .read import Located
+from .read import Located, locate
 
 ARROW_TYPES = {"text": pyarrow.string(), "code": pyarrow.string(), "county": pyarrow.string(),
                "id_number": pyarrow.string(), "category": pyarrow.string(), "count": pyarrow.int64(),
@@ -54,6 +57,7 @@ class CatalogueRule:
     check: object
     row_rule: bool
     sql: str | None
+    clear: bool = False        # its SQL reads a clear ID number (see `needs_clear`)
 
 
 def _field_checks(ret: Return, f: Field, ctx: Context) -> list[CatalogueRule]:
@@ -91,30 +95,52 @@ def _field_checks(ret: Return, f: Field, ctx: Context) -> list[CatalogueRule]:
     if f.length:
         add("format", HARD, lambda s, n=f.length: s.str.fullmatch(rf"\d{{{n}}}"), f"{lab}应为{f.length}位数字",
             f"{f.name} must be {f.length} digits", f"regexp_full_match({col}, '\\d{{{f.length}}}')")
-    if f.kind == "id_number":      # these need the clear value: Pandera only, never over staging
+    if f.kind == "id_number":      # these need the clear value: never over staging (see `needs_clear`)
         excel = lambda s: s.str.fullmatch(EXCEL_NUMBER_PATTERN).fillna(False).astype(bool)  # noqa: E731
+        well_formed = lambda s: s.str.fullmatch(ID_PATTERN).fillna(False).astype(bool)  # noqa: E731
         add("excel_number", HARD, lambda s: ~excel(s),
             f"{lab}被Excel存成了数字，后几位已丢失：请把该列设置为文本格式后重新录入",
-            "the ID number was stored by Excel as a number and lost its last digits: format the column as text and type the numbers again")
+            "the ID number was stored by Excel as a number and lost its last digits: format the column as text and type the numbers again",
+            f"not {sql_excel_number(col)}")
         add("format", HARD, lambda s: excel(s) | s.str.fullmatch(ID_PATTERN),
-            f"{lab}应为18位（最后一位可为X）", "the ID number must have 18 characters (the last may be X)")
-        add("check_digit", HARD, lambda s: ~s.str.fullmatch(ID_PATTERN).fillna(False).astype(bool) | id_check_digit_ok(s),
-            f"{lab}校验码错误", "the ID number's check digit is wrong (GB 11643)")
-        add("birth_date", HARD, lambda s: ~s.str.fullmatch(ID_PATTERN).fillna(False).astype(bool) | id_birth_date(s).notna(),
-            f"{lab}中的出生日期不存在", "the ID number holds no real birth date")
+            f"{lab}应为18位（最后一位可为X）", "the ID number must have 18 characters (the last may be X)",
+            f"{sql_excel_number(col)} or {sql_id_ok(col)}")
+        add("check_digit", HARD, lambda s: ~well_formed(s) | id_check_digit_ok(s),
+            f"{lab}校验码错误", "the ID number's check digit is wrong (GB 11643)",
+            f"not {sql_id_ok(col)} or {sql_id_check_char(col)} = substr({col}, 18, 1)")
+        add("birth_date", HARD, lambda s: ~well_formed(s) | id_birth_date(s).notna(),
+            f"{lab}中的出生日期不存在", "the ID number holds no real birth date",
+            f"not {sql_id_ok(col)} or {sql_id_birth_date(col)} is not null")
     return out
+
+
+def needs_clear(ret: Return, sql: str | None) -> bool:
+    """A SQL rule that reads a clear ID number: it runs where the clear value is (while a version is
+    checked), never over staging, which holds only the pseudonym."""
+    return sql is not None and any(f.kind == "id_number" and re.search(rf'\b{f.name}\b', sql) for f in ret.fields)
 
 
 def rule_catalogue(ret: Return, ctx: Context) -> list[CatalogueRule]:
     """Every value rule of a return: the field rules derived from its fields, then its row rules."""
     rules = [rule for f in ret.fields for rule in _field_checks(ret, f, ctx)]
     rules += [CatalogueRule(RuleInfo(r.id, r.severity, r.columns, r.zh, r.en), r.check, True, r.sql) for r in ret.rules]
-    return rules
+    return [replace(rule, clear=needs_clear(ret, rule.sql)) for rule in rules]
 
 
 def required_info(ret: Return, f: Field) -> RuleInfo:
     return RuleInfo(f"{ret.return_id}.{f.name}.required", HARD, (f.name,), f"{f.label}必须填写",
                     f"{f.name} ({f.label}) is required")
+
+
+def type_info(ret: Return, f: Field) -> RuleInfo:
+    zh, en = KIND_WORDS[f.kind]
+    return RuleInfo(f"{ret.return_id}.{f.name}.type", HARD, (f.name,), f"{f.label}应为{zh}", f"{f.name} ({f.label}) must be {en}")
+
+
+def unique_info(ret: Return) -> RuleInfo:
+    labels = "、".join(ret.field(k).label for k in ret.key)
+    return RuleInfo(f"{ret.return_id}.{'_'.join(ret.key)}.unique", HARD, ret.key, f"{labels}重复",
+                    f"duplicate {', '.join(ret.key)}")
 
 
 def required_sql(ret: Return) -> list[tuple[RuleInfo, str]]:
@@ -141,18 +167,18 @@ def pandera_schema(ret: Return, ctx: Context, severity: str) -> pa.DataFrameSche
 
 @dataclass
 class Checked:
+    """One checked version: its findings, and its rows either as an Arrow table (`typed`, with the
+    flags and, in memory only, the clear ID numbers) or, on the bulk path, as a temporary table
+    `table` of the DuckDB connection that checked it (ID numbers already pseudonyms)."""
     ret: Return
-    typed: pyarrow.Table                  # typed values and flags; the clear ID only in memory
     findings: list[Finding]
+    rows: int
+    typed: pyarrow.Table | None = None
+    table: str | None = None
     notes: list[str] = field(default_factory=list)
     content_sha256: str = ""
     source_rows: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int32))
     layout: dict[str, list] = field(default_factory=dict)     # field -> [header as written, row (vertical form)]
-    _stored: pyarrow.Table | None = field(default=None, repr=False)
-
-    @property
-    def rows(self) -> int:
-        return self.typed.num_rows
 
     @property
     def hard_count(self) -> int:
@@ -166,26 +192,32 @@ class Checked:
     def accepted(self) -> bool:
         return self.hard_count == 0
 
-    def slim(self) -> "Checked":
-        """Keep only what staging needs (and the business key): the clear ID numbers and the flags
-        leave memory as soon as the version is checked."""
-        stored = self.stored()
-        self.typed = pyarrow.table({**{n: stored.column(n) for n in stored.column_names},
-                                    **{k: self.typed.column(k) for k in self.ret.key if k not in stored.column_names}})
-        self._stored = stored
-        return self
+    def stored_columns(self) -> list[str]:
+        """Staging's columns of the return, in order: canonical names, ID numbers as pseudonyms."""
+        return [f.stored_name for f in self.ret.fields if f.name != "county_code"]   # staging carries the county
 
     def stored(self) -> pyarrow.Table:
-        """The rows as staging stores them: canonical names, ID numbers only as pseudonyms."""
-        if self._stored is not None:
-            return self._stored
-        cols = {}
-        for f in self.ret.fields:
-            if f.name == "county_code":
-                continue                      # staging carries the submitting county
-            src = f"{f.name}__hash" if f.kind == "id_number" else f.name
-            cols[f.stored_name] = self.typed.column(src)
-        return pyarrow.table(cols)
+        """The Arrow path's rows as staging stores them, with `source_row`."""
+        cols = {f.stored_name: self.typed.column(f"{f.name}__hash" if f.kind == "id_number" else f.name)
+                for f in self.ret.fields if f.name != "county_code"}
+        return pyarrow.table({**cols, "source_row": pyarrow.array(self.source_rows, pyarrow.int32())})
+
+    def relation(self, con) -> str:
+        """A relation in `con` with the stored rows and `source_row`, whichever path checked them."""
+        if self.table is not None:
+            return f"(select {', '.join(self.stored_columns())}, source_row from {self.table} where __kind = 'data')"
+        name = f"__checked_{id(self)}"
+        con.register(name, self.stored())
+        return name
+
+    def release(self, con):
+        """Free the rows (the findings and counts stay)."""
+        if self.table is not None:
+            con.execute(f"drop table if exists {self.table}")
+            self.table = None
+        else:
+            con.unregister(f"__checked_{id(self)}")
+        self.typed = None
 
 
 class _Finder:
@@ -223,9 +255,7 @@ def _flag_findings(finder: _Finder, typed: pd.DataFrame, ret: Return):
                 if f.name in finder.loc.columns and finder.loc.row_of(f.name, int(i)) not in uncached:
                     finder.add(f.name, int(i), info)
         if f.kind in KIND_WORDS:
-            zh, en = KIND_WORDS[f.kind]
-            info = RuleInfo(f"{ret.return_id}.{f.name}.type", HARD, (f.name,), f"{f.label}应为{zh}",
-                            f"{f.name} ({f.label}) must be {en}")
+            info = type_info(ret, f)
             for i in np.flatnonzero(typed[f"{f.name}__bad"].to_numpy(dtype=bool)):
                 finder.add(f.name, int(i), info)
 
@@ -261,46 +291,42 @@ def _set_findings(finder: _Finder, frame: pd.DataFrame, ret: Return):
             finder.add(ret.fields[0].name, i, info)
     if ret.key and all(k in frame for k in ret.key):
         dup = frame.duplicated(list(ret.key), keep="first") & frame[list(ret.key)].notna().all(axis=1)
-        labels = "、".join(ret.field(k).label for k in ret.key)
-        info = RuleInfo(f"{ret.return_id}.{'_'.join(ret.key)}.unique", HARD, ret.key, f"{labels}重复",
-                        f"duplicate {', '.join(ret.key)}")
+        info = unique_info(ret)
         for i in np.flatnonzero(dup.to_numpy(dtype=bool)):
             finder.add(ret.key[0], int(i), info)
 
 
-def _total_findings(finder: _Finder, loc: Located, ret: Return, frame: pd.DataFrame, total: pd.DataFrame):
+def total_findings(loc: Located, ret: Return, written: dict, sums: dict[str, Decimal]) -> list[Finding]:
+    """The 合计 row against the column sums, each within half a unit of the total's last written place.
+    `written`: the total row's typed values; `sums`: the column sums of the numeric fields."""
     if loc.uncached:
-        finder.loc.notes.append("有公式没有缓存值，未核对合计行 / a formula has no cached value: the total row was not checked")
-        return
+        loc.notes.append("有公式没有缓存值，未核对合计行 / a formula has no cached value: the total row was not checked")
+        return []
+    out = []
     for f in ret.fields:
-        if f.kind not in NUMERIC_KINDS or f.name not in loc.total or loc.total[f.name] is None:
-            continue
-        written = total[f.name].iloc[0]
-        if pd.isna(written):
+        if f.kind not in NUMERIC_KINDS or loc.total.get(f.name) is None or written.get(f.name) is None:
             continue
         text = str(loc.total[f.name])
         places = len(text.split(".")[1]) if "." in text else 0
         tolerance = Decimal(5) / Decimal(10) ** (places + 1)
-        column_sum = sum((Decimal(str(v)) for v in frame[f.name].dropna()), Decimal(0))
-        if abs(column_sum - Decimal(str(written))) >= tolerance:
-            finder.out.append(Finding(loc.total_row, loc.headers.get(f.name, f.label), text, f"{ret.return_id}.{f.name}.total",
-                                      HARD, f"合计行{f.label}为{text}，与各行之和{column_sum.normalize():f}不符",
-                                      f"the total row's {f.name} is {text}, not the column sum {column_sum.normalize():f}"))
+        column_sum = Decimal(str(sums.get(f.name) or 0))
+        if abs(column_sum - Decimal(str(written[f.name]))) >= tolerance:
+            out.append(Finding(loc.total_row, loc.headers.get(f.name, f.label), text, f"{ret.return_id}.{f.name}.total",
+                               HARD, f"合计行{f.label}为{text}，与各行之和{column_sum.normalize():f}不符",
+                               f"the total row's {f.name} is {text}, not the column sum {column_sum.normalize():f}"))
+    return out
 
 
-def version_hash(table: pyarrow.Table) -> str:
-    """SHA-256 over the column names and an order-free digest of the normalised rows (their count,
-    and the sum and xor of 64-bit row hashes, in DuckDB): a re-saved or re-sorted file is the same
-    version, any changed value a new one."""
-    con = engine.connect()
-    try:
-        con.register("t", table)
-        cols = ", ".join(f'"{c}"' for c in table.column_names)
-        n, total, xor = con.sql(f"select count(*), coalesce(sum(hash({cols})::hugeint), 0), "
-                                f"coalesce(bit_xor(hash({cols})), 0) from t").fetchall()[0]
-    finally:
-        con.close()
-    h = hashlib.sha256("|".join(f"{c}:{t}" for c, t in zip(table.column_names, table.schema.types)).encode())
+def version_hash(con, relation: str, ret: Return) -> str:
+    """SHA-256 over staging's column names and types and an order-free digest of the stored rows
+    (their count, and the sum and xor of 64-bit row hashes, in DuckDB): a re-saved or re-sorted file
+    is the same version, any changed value a new one.  Both paths give the same digest."""
+    names = [f.stored_name for f in ret.fields if f.name != "county_code"]
+    types = [f.sql_type for f in ret.fields if f.name != "county_code"]
+    cols = ", ".join(f'"{c}"' for c in names)
+    n, total, xor = con.sql(f"select count(*), coalesce(sum(hash({cols})::hugeint), 0), "
+                            f"coalesce(bit_xor(hash({cols})), 0) from {relation}").fetchall()[0]
+    h = hashlib.sha256("|".join(f"{c}:{t}" for c, t in zip(names, types)).encode())
     h.update(f"{n}|{total}|{xor}".encode())
     return h.hexdigest()
 
@@ -326,8 +352,36 @@ def check(loc: Located, ctx: Context, key: bytes) -> Checked:
     _pandera_findings(finder, frame, ret, ctx)
     _set_findings(finder, frame, ret)
     if loc.total is not None:
-        _total_findings(finder, loc, ret, frame, total_t.to_pandas(types_mapper=pd.ArrowDtype))
-    layout = {name: [header, loc.cell_rows.get(name)] for name, header in loc.headers.items()}
-    checked = Checked(ret, typed, finder.out, list(loc.notes), source_rows=loc.source_rows, layout=layout)
-    checked.content_sha256 = version_hash(checked.stored())
+        written = total_t.to_pylist()[0]
+        sums = {f.name: sum((Decimal(str(v)) for v in frame[f.name].dropna()), Decimal(0))
+                for f in ret.fields if f.kind in NUMERIC_KINDS}
+        finder.out.extend(total_findings(loc, ret, written, sums))
+    checked = Checked(ret, finder.out, typed.num_rows, typed=typed, notes=list(loc.notes), source_rows=loc.source_rows,
+                      layout=layout_of(loc))
+    with engine.scratch() as con:
+        try:
+            checked.content_sha256 = version_hash(con, checked.relation(con), ret)
+        finally:
+            con.unregister(f"__checked_{id(checked)}")
     return checked
+
+
+def layout_of(loc: Located) -> dict[str, list]:
+    return {name: [header, loc.cell_rows.get(name)] for name, header in loc.headers.items()}
+
+
+def check_part(part, ctx: Context, key: bytes, con=None, phase=None) -> Checked:
+    """Check one submission: a large regular CSV file in DuckDB on `con` (`schemas.bulk`; the rows
+    stay there as a temporary table), anything else with Pandera.  `phase(name)`, if given, is a
+    context manager that times the steps: read and validate (one step on the bulk path)."""
+    from .bulk import check_bulk, eligible      # bulk builds on this module
+    phase = phase or (lambda name: contextlib.nullcontext())
+    if con is not None and eligible(part):
+        with phase("validate"):
+            checked = check_bulk(part, ctx, key, con)
+        if checked is not None:
+            return checked
+    with phase("read"):
+        loc = locate(part.grid(), part.ret)
+    with phase("validate"):
+        return check(loc, ctx, key)

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from schemas.core import AREAS, HARD, Context
 from schemas.messages import Unusable
-from schemas.read import is_system_file, locate, parts_of
-from schemas.validate import check
+from schemas import engine
+from schemas.read import is_system_file, parts_of
+from schemas.validate import check_part
 
 from .config import cutoff
 
@@ -66,7 +67,11 @@ def validate_paths(args) -> int:
             for part in parts:
                 if part.ret is None:
                     continue
-                checked = check(locate(part.grid(), part.ret), Context(period, county, cutoff(period)), key)
+                con = engine.connect()          # a large CSV file is checked in DuckDB, in memory
+                try:
+                    checked = check_part(part, Context(period, county, cutoff(period)), key, con)
+                finally:
+                    con.close()
                 rows += [dict(base, return_id=part.ret.return_id, sheet=part.sheet, **f.__dict__) for f in checked.findings]
                 print(f"{path}{'!' + part.sheet if part.sheet else ''}: {part.ret.table_label} {part.ret.return_id}, "
                       f"{checked.rows} 行 rows, {checked.hard_count} 强制性错误 hard, {checked.soft_count} 核实性警告 soft",

@@ -43,12 +43,17 @@ def connect(path: str | Path, read_only: bool = False, wait_seconds: float = 0.0
             time.sleep(0.25)
 
 
+def insert_from(con: duckdb.DuckDBPyConnection, table: str, relation: str, constants: dict | None = None):
+    """Insert the rows of `relation` into `table` by column name, with constant columns added in SQL."""
+    extra = "".join(f", ${name} as {name}" for name in constants or {})
+    con.execute(f"insert into {table} by name select *{extra} from {relation}", constants or None)
+
+
 def insert_arrow(con: duckdb.DuckDBPyConnection, table: str, rows, constants: dict | None = None):
     """Insert an Arrow table into `table` by column name, with constant columns added in SQL."""
-    extra = "".join(f", ${name} as {name}" for name in constants or {})
     con.register("__new_rows", rows)
     try:
-        con.execute(f"insert into {table} by name select *{extra} from __new_rows", constants or None)
+        insert_from(con, table, "__new_rows", constants)
     finally:
         con.unregister("__new_rows")
 

@@ -20,13 +20,13 @@ import pyarrow as pa
 
 from schemas.core import AREAS, HARD, Context, Return
 from schemas.messages import Finding
-from schemas.read import Part, locate
-from schemas.validate import Checked, check
+from schemas.read import Part
+from schemas.validate import Checked, check_part
 from shangluo.config import cutoff
 from shangluo.landing import Entry
 from shangluo.timing import phase
 
-from .db import insert_arrow
+from .db import insert_arrow, insert_from
 
 VIOLATION_COLUMNS = ("period", "county_code", "return_id", "submission_id", "source", "sheet", "source_row",
                      "column_header", "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation",
@@ -49,12 +49,9 @@ def submission_id(period: str, county: str, return_id: str, content_sha256: str,
     return hashlib.sha256(f"{period}|{county}|{return_id}|{content_sha256}|{rules_version}".encode()).hexdigest()[:16]
 
 
-def check_entry(landing: Path, entry: Entry, ret: Return, key: bytes) -> Checked:
-    part = Part(landing / entry.source, ret, entry.sheet)
-    with phase("read"):
-        loc = locate(part.grid(), ret)
-    with phase("validate"):
-        return check(loc, Context(entry.period, entry.county_code, cutoff(entry.period)), key)
+def check_entry(landing: Path, entry: Entry, ret: Return, key: bytes, con: duckdb.DuckDBPyConnection) -> Checked:
+    return check_part(Part(landing / entry.source, ret, entry.sheet),
+                      Context(entry.period, entry.county_code, cutoff(entry.period)), key, con, phase)
 
 
 class Ledger:
@@ -100,15 +97,16 @@ class Ledger:
         return rows[0][0] if rows else None
 
     def _stage(self, ret: Return, entry: Entry, sid: str, checked: Checked):
+        """Put an accepted version's rows into staging, beside the version in force until `_decide`."""
         with phase("write"):
-            self._stage_rows(ret, entry, sid, checked)
-
-    def _stage_rows(self, ret: Return, entry: Entry, sid: str, checked: Checked):
-        stored = checked.stored().append_column("source_row", pa.array(checked.source_rows, pa.int32()))
-        self.con.execute(f"delete from staging.{ret.return_id} where period = ? and county_code = ?",
-                         [entry.period, entry.county_code])
-        insert_arrow(self.con, f"staging.{ret.return_id}", stored,
-                     {"period": entry.period, "county_code": entry.county_code, "submission_id": sid})
+            table = f"staging.{ret.return_id}"
+            self.con.execute(f"delete from {table} where period = ? and county_code = ? and submission_id = ?",
+                             [entry.period, entry.county_code, sid])
+            try:
+                insert_from(self.con, table, checked.relation(self.con),
+                            {"period": entry.period, "county_code": entry.county_code, "submission_id": sid})
+            finally:
+                checked.release(self.con)
 
     # -------------------------------------------------------------- one return of one period
 
@@ -116,9 +114,11 @@ class Ledger:
                 ) -> dict[str, Outcome]:
         """`entries`: this return's parts and unusable files in landing for `period` (all counties in scope).
 
-        1. per county, each file or sheet present becomes a version (parsed only when new);
-        2. the city-wide set rules run in SQL over the new candidates and what stays in force;
-        3. per county, the version in force is decided and staging follows it.
+        1. per county, each file or sheet present becomes a version (parsed only when new); a new
+           version that passes its checks goes into staging at once, beside the version in force,
+           so no county's rows are held in memory past its own check;
+        2. the city-wide set rules run in SQL over staging: the new candidates against what stays in force;
+        3. per county, the version in force is decided and staging keeps only its rows.
         """
         by_county: dict[str, list[Entry]] = {}
         for e in entries:
@@ -128,7 +128,8 @@ class Ledger:
             "and status = 'accepted'", [period, ret.return_id]).fetchall())
         plans = {county: self._versions(ret, period, county, by_county.get(county, []), force)
                  for county in sorted(counties | set(by_county) | {c for c in in_force if c in counties})}
-        if ret.unique_in == "city" and ret.key:
+        if ret.unique_in == "city" and ret.key and not ret.field(ret.key[0]).county_prefix:
+            # (a key that must start with its county's code cannot repeat in another county's accepted rows)
             self._city_unique(ret, period, plans, in_force)
         return {county: self._decide(ret, period, plan, in_force.get(county), force) for county, plan in plans.items()}
 
@@ -144,10 +145,14 @@ class Ledger:
                     sid = self._record(entry, ret, entry.file_sha256 or hashlib.sha256(entry.source.encode()).hexdigest(),
                                        0, 1, 0, "", [finding], {})
                 else:
-                    checked = check_entry(self.landing, entry, ret, self.key)
+                    checked = check_entry(self.landing, entry, ret, self.key, self.con)
                     sid = self._record(entry, ret, checked.content_sha256, checked.rows, checked.hard_count,
                                        checked.soft_count, "\n".join(checked.notes), checked.findings, checked.layout)
-                    plan.checked[sid] = (entry, checked.slim() if checked.hard_count == 0 else _dropped(checked))
+                    if checked.accepted:
+                        self._stage(ret, entry, sid, checked)
+                        plan.staged.add(sid)
+                    checked.release(self.con)
+                    plan.layouts[sid] = checked.layout
                 plan.processed.append(sid)
             plan.present.append((sid, entry))
         if plan.present:
@@ -174,43 +179,38 @@ class Ledger:
         """A business key unique in the city: a new version repeating a key that another county
         already has in force (or that an earlier new version has) is rejected at those rows."""
         key = ret.key[0]
-        new = [p for p in plans.values() if p.candidate in p.checked and p.candidate != in_force.get(p.county)
-               and p.checked[p.candidate][1].hard_count == 0]
+        new = [p for p in plans.values() if p.candidate in p.staged and p.candidate != in_force.get(p.county)]
         if not new:
             return
         new.sort(key=lambda p: (p.first_seen, p.entry.mtime_ns, p.county))
-        keys = pa.concat_tables([pa.table({
-            "key": p.checked[p.candidate][1].typed.column(key),
-            "source_row": pa.array(p.checked[p.candidate][1].source_rows, pa.int32()),
-            "county_code": pa.array([p.county] * p.checked[p.candidate][1].rows, pa.string()),
-            "ord": pa.array([i] * p.checked[p.candidate][1].rows, pa.int32())}) for i, p in enumerate(new)])
-        self.con.register("candidate_keys", keys)
+        holders = [(p.county, p.candidate, i) for i, p in enumerate(new)]
+        holders += [(county, sid, -1) for county, sid in in_force.items() if county not in {p.county for p in new}]
+        self.con.register("holders", pa.table({name: pa.array([h[i] for h in holders], t) for i, (name, t) in
+                                              enumerate((("county_code", pa.string()), ("submission_id", pa.string()),
+                                                         ("ord", pa.int32())))}))
         conflicts = self.con.execute(f"""
-            with standing as (
-                select "{key}" as key, county_code, -1 as ord from staging.{ret.return_id}
-                where period = ? and county_code not in (select county_code from candidate_keys)
-            ), everyone as (
-                select key, county_code, ord from candidate_keys union all select * from standing
+            with everyone as (
+                select s."{key}" as key, s.county_code, h.ord, s.source_row from staging.{ret.return_id} s
+                join holders h using (county_code, submission_id) where s.period = ?
             ), first_holder as (
                 select key, arg_min(county_code, ord) as holder, min(ord) as first_ord from everyone
                 where key is not null group by key having count(distinct county_code) > 1
             )
-            select c.county_code, c.source_row, c.key, f.holder from candidate_keys c join first_holder f using (key)
-            where c.ord > f.first_ord and c.county_code <> f.holder order by c.county_code, c.source_row
+            select e.county_code, e.source_row, e.key, f.holder from everyone e join first_holder f using (key)
+            where e.ord >= 0 and e.ord > f.first_ord and e.county_code <> f.holder order by e.county_code, e.source_row
         """, [period]).fetchall()
-        self.con.unregister("candidate_keys")
+        self.con.unregister("holders")
         field = ret.field(key)
         by_county: dict[str, list[Finding]] = {}
         for county, row, value, holder in conflicts:
-            header = plans[county].checked[plans[county].candidate][1].layout.get(key, [field.label])[0]
+            header = plans[county].layouts[plans[county].candidate].get(key, [field.label])[0]
             by_county.setdefault(county, []).append(Finding(
                 row, header, value, f"{ret.return_id}.{key}.unique_city", HARD,
                 f"{field.label}“{value}”已在{AREAS.get(holder, holder)}的报表中：{field.label}在全市必须唯一",
                 f"{key} '{value}' is already in {holder}'s return: it must be unique in the city", value))
         for county, findings in by_county.items():
             plan = plans[county]
-            entry = plan.checked[plan.candidate][0]
-            self._violations(entry, ret, plan.candidate, findings)
+            self._violations(plan.entry, ret, plan.candidate, findings)
             self.con.execute("update landing.submissions set hard_count = hard_count + ?, status = 'rejected' "
                              "where submission_id = ?", [len(findings), plan.candidate])
 
@@ -231,11 +231,15 @@ class Ledger:
             if current and current != candidate:
                 self.con.execute("update landing.submissions set status = 'superseded' where submission_id = ?", [current])
             self.con.execute("update landing.submissions set status = 'accepted' where submission_id = ?", [candidate])
-            entry, checked = plan.checked.get(candidate) or (plan.entry, check_entry(self.landing, plan.entry, ret, self.key))
-            self._stage(ret, entry, candidate, checked)
+            if candidate not in plan.staged:      # an earlier version back in landing: read it again
+                self._stage(ret, plan.entry, candidate, check_entry(self.landing, plan.entry, ret, self.key, self.con))
+                plan.staged.add(candidate)
             current = candidate
         elif hard:
             self.con.execute("update landing.submissions set status = 'rejected' where submission_id = ?", [candidate])
+        if plan.staged:      # staging keeps only the version in force
+            self.con.execute(f"delete from staging.{ret.return_id} where period = ? and county_code = ? "
+                             f"and submission_id is distinct from ?", [period, plan.county, current])
         out.state = "accepted" if current else "rejected"
         out.submission_id = current
         if current:
@@ -256,18 +260,13 @@ class Ledger:
                 f"duplicate submission: {where} already holds this return; this newer file is not used")])
 
 
-def _dropped(checked: Checked) -> Checked:
-    """A rejected version is never staged: keep its counts, not its rows."""
-    checked.typed = checked.typed.slice(0, 0)
-    return checked
-
-
 @dataclass
 class Plan:
     """The versions of one county's return present in landing, and the candidate among them."""
     county: str
     present: list[tuple[str, Entry]] = field(default_factory=list)
-    checked: dict[str, tuple[Entry, Checked]] = field(default_factory=dict)
+    staged: set[str] = field(default_factory=set)                 # versions put into staging in this run
+    layouts: dict[str, dict] = field(default_factory=dict)        # headers of versions checked in this run
     processed: list[str] = field(default_factory=list)
     candidate: str | None = None
     entry: Entry | None = None

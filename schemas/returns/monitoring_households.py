@@ -1,5 +1,5 @@
 """表1 防返贫监测对象台账: one row per monitored household, cumulative to the cut-off."""
-from ..checks import ID_PATTERN, id_birth_date, not_before, passes
+from ..checks import ID_PATTERN, id_birth_date, not_before, passes, sql_id_birth_date, sql_id_ok
 from ..core import HARD, SOFT, Field, Return, Rule
 
 RISKS = ("因病", "因残", "因学", "因自然灾害", "因意外事故", "因产业项目失败", "因务工就业不稳", "因疫",
@@ -30,7 +30,8 @@ RETURN = Return(
              sql="enrolled_on <= $cutoff"),
         Rule("monitoring_households.enrolled_on.before_birth", HARD, ("enrolled_on",),
              lambda df, ctx: not_before(df.enrolled_on, id_birth_date(df.head_id_number)),
-             "纳入监测日期早于户主出生日期", "enrolment date is before the head's birth date"),
+             "纳入监测日期早于户主出生日期", "enrolment date is before the head's birth date",
+             sql=f"enrolled_on >= {sql_id_birth_date('head_id_number')}"),
         Rule("monitoring_households.eliminated_on.required", HARD, ("eliminated_on",),
              lambda df, ctx: passes((df.risk_eliminated != True) | df.eliminated_on.notna()),  # noqa: E712
              "风险已消除但未填写风险消除日期", "risk eliminated but no elimination date given",
@@ -49,6 +50,7 @@ RETURN = Return(
              sql="eliminated_on <= $cutoff"),
         Rule("monitoring_households.head_id_number.outside_shaanxi", SOFT, ("head_id_number",),
              lambda df, ctx: passes(~df.head_id_number.str.fullmatch(ID_PATTERN) | (df.head_id_number.str.slice(0, 2) == "61")),
-             "户主身份证号地址码不属于陕西省，请核实", "the head's ID number is not from Shaanxi (61): please verify"),
+             "户主身份证号地址码不属于陕西省，请核实", "the head's ID number is not from Shaanxi (61): please verify",
+             sql=f"not {sql_id_ok('head_id_number')} or starts_with(head_id_number, '61')"),
     ),
 )
