@@ -40,11 +40,12 @@ def _scope(context: dg.AssetExecutionContext) -> tuple[str | None, bool]:
           description="接收目录扫描：每个报表文件或工作表一行（只读，不改动接收目录） / scan of the landing folder (read-only)")
 def landing_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     period = context.partition_key
-    county, _ = _scope(context)
+    county, force = _scope(context)
     settings = warehouse.settings
-    with phase("scan"):
-        entries = scan_period(settings.landing, period, settings.max_file_bytes, county)
     with warehouse.writing() as con:
+        known = {} if force else _known_files(con, period, warehouse.rules_version)
+        with phase("scan"):
+            entries = scan_period(settings.landing, period, settings.max_file_bytes, county, known)
         if county:
             con.execute("delete from landing.inventory where period = ? and county_code = ?", [period, county])
         else:
@@ -99,6 +100,20 @@ def staging_asset(return_id: str) -> dg.AssetsDefinition:
             check_results=[hard_check, soft_check])
 
     return _asset
+
+
+def _known_files(con, period: str, rules_version: str) -> dict[str, list[Entry]]:
+    """The last scan's entries by file (none after a change of the rules: they match files to returns)."""
+    stale = con.execute("select count(*) from landing.files where starts_with(source, ?) and rules_version <> ?",
+                        [f"{period}/", rules_version]).fetchall()[0][0]
+    if stale:
+        return {}
+    rel = con.sql("select * from landing.inventory where period = ? order by source, sheet", params=[period])
+    out: dict[str, list[Entry]] = {}
+    for r in rel.fetchall():
+        e = Entry(**dict(zip(rel.columns, r)))
+        out.setdefault(e.source, []).append(e)
+    return out
 
 
 def _inventory(con, period: str, return_id: str) -> list[Entry]:

@@ -2,7 +2,7 @@
 import dagster as dg
 
 from schemas.core import HARD, Context, Return
-from schemas.sqlrules import duplicates_sql, violations_sql
+from schemas.sqlrules import counts_sql, duplicates_sql
 from shangluo.config import cutoff
 
 SAMPLE_ROWS = 10
@@ -19,8 +19,8 @@ def staging_hard_rules(con, ret: Return, period: str) -> dg.AssetCheckResult:
     """Every hard rule with a SQL form holds over staging; only accepted versions are there, one a county."""
     ctx = Context(period, "", cutoff(period))
     table, where = f"staging.{ret.return_id}", f"period = '{int(period)}'"
-    rules = violations_sql(ret, ctx, table, "source_row", where, county_sql="county_code", staged=True, severity=HARD)
-    failing = con.execute(f"select rule_id, count(*) from ({rules}) group by rule_id").fetchall()
+    failing = con.execute(counts_sql(ret, ctx, table, where, county_sql="county_code", staged=True, severity=HARD)
+                          ).fetchall()
     if ret.key:
         scope = "county_code" if ret.unique_in == "county" else ""
         n = con.execute(f"select count(*) from ({duplicates_sql(ret, table, 'source_row', scope, where)})").fetchall()[0][0]

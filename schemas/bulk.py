@@ -1,7 +1,7 @@
 """The bulk path: a large CSV county file checked in DuckDB instead of pandas.
 
 A province's or the country's 表1 holds millions of rows a county.  A regular CSV file of a
-many-row return above SHANGLUO_BULK_BYTES (default 32 MB, some 200 thousand households) is
+many-row return above SHANGLUO_BULK_BYTES (default 8 MB, some 50 thousand households) is
 streamed by pyarrow, batch by batch, into one DuckDB statement that sets apart total, subtotal and
 footer rows (`read.row_kind_sql`), types the values (`normalise.select_sql`), turns ID numbers into
 pseudonyms and evaluates every rule of the catalogue in its SQL form: the same catalogue Pandera
@@ -35,7 +35,7 @@ MASK = ("create or replace temp macro sl_mask(v) as case when length(v) > 8 "
 
 
 def threshold() -> int:
-    return int(os.environ.get("SHANGLUO_BULK_BYTES", 32 << 20))
+    return int(os.environ.get("SHANGLUO_BULK_BYTES", 8 << 20))
 
 
 def eligible(part: Part) -> bool:
@@ -68,7 +68,10 @@ def _statement(ret, ctx: Context, loc: Located, width: int, lines: str, table: s
     if key in present:     # the key as written where typing changed it, for the uniqueness findings
         stored.append(f'case when "{key}__raw" is distinct from "{key}" then "{key}__raw" end as __key_raw')
     raw = ", ".join(f'c{c} as "{n}", c{c} as "{n}__raw"' for n, c in loc.col_of.items())
-    cells = ", ".join(f"c{j}" for j in range(width))
+    ids = {c for n, c in loc.col_of.items() if ret.field(n).kind == "id_number"}
+    # the cells of a row left for classification; an ID number in them masked (temporary tables can spill to disk)
+    cells = ", ".join(f"case when regexp_matches(c{j}, '\\d{{15}}') then sl_mask(c{j}) else c{j} end" if j in ids
+                      else f"c{j}" for j in range(width))
     carry = ("__kind", "__cells", *(f'"{n}__raw"' for n in loc.col_of))
     typed = select_sql(ret, present, source="raw", order=False, carry=carry)
     # a plain data row is known at once; the few others keep their cells and are classified after

@@ -38,8 +38,23 @@ def passes(result) -> pd.Series:
     return pd.Series(result).fillna(True).astype(bool)
 
 
+# Facts about an ID number computed once per row while typing (`normalise.select_sql` adds them as
+# columns `<field>__<name>`), so the SQL forms of the ID rules do not repeat the regex, the date
+# parse and the digits for every rule.
+ID_FACTS = {
+    "ok": ("boolean", f"regexp_full_match(@x, '{ID_PATTERN[1:-1]}')"),
+    "birth": ("date", "cast(try_strptime(substr(@x, 7, 8), '%Y%m%d') as date)"),
+    "digits": ("bigint", "try_cast(left(@x, 17) as bigint)"),
+}
+
+
+def _fact(col: str, name: str) -> str:
+    return f'"{col.strip(chr(34))}__{name}"'
+
+
 def sql_id_ok(col: str) -> str:
-    return f"regexp_full_match({col}, '{ID_PATTERN[1:-1]}')"
+    """The ID number in `col` is well formed: 17 digits and a digit or X."""
+    return _fact(col, "ok")
 
 
 def sql_excel_number(col: str) -> str:
@@ -47,11 +62,12 @@ def sql_excel_number(col: str) -> str:
 
 
 def sql_id_birth_date(col: str) -> str:
-    return f"cast(try_strptime(substr({col}, 7, 8), '%Y%m%d') as date)"
+    """The birth date the ID number in `col` encodes (NULL where there is none)."""
+    return _fact(col, "birth")
 
 
 def sql_id_check_char(col: str) -> str:
-    """GB 11643: the check character the 17 leading digits call for (only meaningful where the
-    number is well formed; try_cast, since DuckDB evaluates both sides of an OR)."""
-    total = " + ".join(f"{w} * try_cast(substr({col}, {i + 1}, 1) as integer)" for i, w in enumerate(ID_WEIGHTS))
+    """GB 11643: the check character the 17 leading digits call for (meaningful where well formed)."""
+    digits = _fact(col, "digits")
+    total = " + ".join(f"{w} * (({digits} // {10 ** (16 - i)}) % 10)" for i, w in enumerate(ID_WEIGHTS))
     return f"substr('{ID_CHECK_CHARS}', 1 + ({total}) % 11, 1)"

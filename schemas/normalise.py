@@ -12,6 +12,7 @@ import hashlib
 import pyarrow as pa
 
 from . import engine
+from .checks import ID_FACTS
 from .core import Field, Return
 
 FULL_WIDTH = "０１２３４５６７８９．，－＋　"
@@ -98,6 +99,7 @@ def select_sql(ret: Return, present: set[str], source: str = "raw", order: bool 
             outer += [q, missing, f"false as {bad}"]
             if f.kind == "id_number":
                 outer.append(f'cast(null as varchar) as "{f.name}__hash"')
+                outer += [f'cast(null as {t}) as "{f.name}__{n}"' for n, (t, _) in ID_FACTS.items()]
             continue
         x = f"raw.{q}"
         prep, value, can_fail = _typed(f, x)
@@ -106,6 +108,7 @@ def select_sql(ret: Return, present: set[str], source: str = "raw", order: bool 
         outer += [q, missing, f"(not {missing} and {q} is null) as {bad}" if can_fail else f"false as {bad}"]
         if f.kind == "id_number":
             outer.append(f'sha256($opad || unhex(sha256($ipad || encode({q})))) as "{f.name}__hash"')
+            outer += [f'{e.replace("@x", q)} as "{f.name}__{n}"' for n, (_, e) in ID_FACTS.items()]
     sql = (f"select {', '.join(outer)} from (select {', '.join(typed)} from (select {', '.join(prepared)} "
            f"from {source} as raw))")
     return sql + (" order by __i" if order else "")

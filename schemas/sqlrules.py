@@ -39,6 +39,19 @@ def violations_sql(ret: Return, ctx: Context, table: str, row_column: str, where
     return "\nunion all\n".join(parts) if parts else "select null::bigint as row, null::varchar as rule_id where false"
 
 
+def counts_sql(ret: Return, ctx: Context, table: str, where: str = "true", county_sql: str | None = None,
+               staged: bool = False, severity: str | None = None) -> str:
+    """One scan of `table`: (rule_id, failing rows) for every rule that fails somewhere.  The rows
+    are filtered by all rules at once (a filter stops at the first failing rule), then labelled."""
+    preds = [(info, f"not coalesce(({pred}), true)") for info, pred in predicates(ret, ctx, county_sql, staged)
+             if severity in (None, info.severity)]
+    if not preds:
+        return "select null::varchar as rule_id, 0::bigint as n where false"
+    labels = ", ".join(f"case when {cond} then '{info.rule_id}' end" for info, cond in preds)
+    return (f"select rule_id, count(*) as n from (select unnest(list_filter([{labels}], lambda x: x is not null)) "
+            f"as rule_id from {table} where ({where}) and ({' or '.join(cond for _, cond in preds)})) group by rule_id")
+
+
 def duplicates_sql(ret: Return, table: str, row_column: str, scope: str, where: str = "true") -> str:
     """Rows whose business key appeared before in `scope` ('county_code' or '' for the whole table)."""
     keys = ", ".join(f'"{k}"' for k in ret.key)

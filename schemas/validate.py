@@ -115,9 +115,11 @@ def _field_checks(ret: Return, f: Field, ctx: Context) -> list[CatalogueRule]:
 
 
 def needs_clear(ret: Return, sql: str | None) -> bool:
-    """A SQL rule that reads a clear ID number: it runs where the clear value is (while a version is
-    checked), never over staging, which holds only the pseudonym."""
-    return sql is not None and any(f.kind == "id_number" and re.search(rf'\b{f.name}\b', sql) for f in ret.fields)
+    """A SQL rule that reads a clear ID number (or a fact computed from it, `<field>__ok`): it runs
+    where the clear value is (while a version is checked), never over staging, which holds only the
+    pseudonym."""
+    return sql is not None and any(f.kind == "id_number" and re.search(rf'\b{f.name}(__[a-z]+)?\b', sql)
+                                   for f in ret.fields)
 
 
 def rule_catalogue(ret: Return, ctx: Context) -> list[CatalogueRule]:
@@ -179,6 +181,7 @@ class Checked:
     content_sha256: str = ""
     source_rows: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int32))
     layout: dict[str, list] = field(default_factory=dict)     # field -> [header as written, row (vertical form)]
+    _view: str | None = field(default=None, repr=False)
 
     @property
     def hard_count(self) -> int:
@@ -206,17 +209,18 @@ class Checked:
         """A relation in `con` with the stored rows and `source_row`, whichever path checked them."""
         if self.table is not None:
             return f"(select {', '.join(self.stored_columns())}, source_row from {self.table} where __kind = 'data')"
-        name = f"__checked_{id(self)}"
-        con.register(name, self.stored())
-        return name
+        self._view = f"__checked_{id(self)}"
+        con.register(self._view, self.stored())
+        return self._view
 
     def release(self, con):
-        """Free the rows (the findings and counts stay)."""
+        """Free the rows (the findings and counts stay); safe to call twice."""
         if self.table is not None:
             con.execute(f"drop table if exists {self.table}")
             self.table = None
-        else:
-            con.unregister(f"__checked_{id(self)}")
+        if self._view is not None:
+            con.unregister(self._view)
+            self._view = None
         self.typed = None
 
 
@@ -359,10 +363,11 @@ def check(loc: Located, ctx: Context, key: bytes) -> Checked:
     checked = Checked(ret, finder.out, typed.num_rows, typed=typed, notes=list(loc.notes), source_rows=loc.source_rows,
                       layout=layout_of(loc))
     with engine.scratch() as con:
+        con.register("__stored", checked.stored())
         try:
-            checked.content_sha256 = version_hash(con, checked.relation(con), ret)
+            checked.content_sha256 = version_hash(con, "__stored", ret)
         finally:
-            con.unregister(f"__checked_{id(checked)}")
+            con.unregister("__stored")
     return checked
 
 

@@ -2,7 +2,9 @@
 
 `scan_period` lists what is there for one period -- one `Entry` per submission (a CSV file or a
 sheet), per unusable file, and per skipped file -- without ever writing, moving or deleting.
-Only files under the landing root are read: links that lead out of it are refused.
+Only files under the landing root are read: links that lead out of it are refused.  A file whose
+size and modification time are what the last scan recorded is not read again (`known`): its
+entries are the recorded ones, as `git status` trusts an unchanged stat.
 """
 from __future__ import annotations
 
@@ -59,7 +61,8 @@ def inside(root: Path, path: Path) -> bool:
         return False
 
 
-def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int) -> list[Entry]:
+def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int,
+              known: dict[str, list[Entry]] | None = None) -> list[Entry]:
     rel = path.relative_to(root).as_posix()
     stem_ret = match_return(path.stem)
     base = dict(period=period, county_code=county, source=rel, return_id=stem_ret.return_id if stem_ret else None)
@@ -77,6 +80,9 @@ def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int) 
                       message_zh=f"文件大小{_size(stat.st_size)}，超过上限{_size(max_bytes)}，拒绝读取",
                       message_en=f"the file is {_size(stat.st_size)}, over the limit of {_size(max_bytes)}: refused",
                       **base)]
+    before = (known or {}).get(rel)
+    if before and all(e.size == stat.st_size and e.mtime_ns == stat.st_mtime_ns and e.file_sha256 for e in before):
+        return before
     digest = file_sha256(path)
     meta = dict(file_sha256=digest, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
     try:
@@ -91,7 +97,8 @@ def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int) 
     return out
 
 
-def scan_period(root: Path, period: str, max_bytes: int, county: str | None = None) -> list[Entry]:
+def scan_period(root: Path, period: str, max_bytes: int, county: str | None = None,
+                known: dict[str, list[Entry]] | None = None) -> list[Entry]:
     root = Path(root)
     out: list[Entry] = []
     folder = root / period
@@ -115,5 +122,5 @@ def scan_period(root: Path, period: str, max_bytes: int, county: str | None = No
         for path in sorted(county_dir.iterdir()):
             if path.is_dir():
                 continue
-            out.extend(scan_file(root, period, name, path, max_bytes))
+            out.extend(scan_file(root, period, name, path, max_bytes, known))
     return out

@@ -101,6 +101,7 @@ def test_titles_totals_subtotals_blank_cells_and_masked_ids(tmp_path, encoding):
     lines += [_line(i) for i in range(1, 40)]
     lines += [_line(40, " ", "61100219800101001"), _line(41, "　"), "小计,,,,,6,,,,,,", _line(42, "25"),
               "合计,,,,,200,,,,,,", "填表人：李华"]
+    lines[10] = lines[10].replace("6110020000008,", ",")        # no 户编号: the row is classified apart
     path = _write(tmp_path / "2022" / "611002" / "monitoring_households.csv", lines, encoding)
     part, ctx = next(_csv_parts(tmp_path, "2022"))
     assert _same(part, ctx)
@@ -112,7 +113,10 @@ def test_titles_totals_subtotals_blank_cells_and_masked_ids(tmp_path, encoding):
     assert (44, "monitoring_households.household_size.required", "") in found
     assert (46, "monitoring_households.household_size.max", "25") in found
     assert (47, "monitoring_households.household_size.total", "200") in found
+    assert (11, "monitoring_households.household_id.required", "") in found
     assert checked.rows == 42 and any("小计" in n for n in checked.notes) and any("表尾" in n for n in checked.notes)
+    kept = repr(con.sql(f"select * from {checked.table}").fetchall())        # what could spill to disk
+    assert _id("61100219800101008") not in kept and "6110**********008" in kept
     assert path.read_bytes().count(b"\n") == len(lines)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from schemas.core import COUNTIES, Context
 from schemas.read import locate, parts_of
-from schemas.sqlrules import duplicates_sql, predicates, violations_sql
+from schemas.sqlrules import counts_sql, duplicates_sql, predicates, violations_sql
 from schemas.validate import check
 
 from .conftest import SAMPLE, cli_env, query, shangluo, tree_digest
@@ -100,6 +100,8 @@ def test_both_paths_of_the_catalogue_find_the_same_violations(corpus_build):
                 sql = {(rule, loc.row_of(column_of[rule], i))
                        for i, rule in con.sql(violations_sql(part.ret, ctx, "typed", "__i")).fetchall()}
                 assert pandera == sql, (path, part.sheet)
+                counted = dict(con.sql(counts_sql(part.ret, ctx, "typed")).fetchall())   # the asset check's one scan
+                assert counted == {r: sum(1 for rr, _ in pandera if rr == r) for r, _ in pandera}, path
                 if part.ret.key and part.ret.unique_in in ("county", "city"):
                     dups = {loc.source_rows[i] for i, in con.sql(duplicates_sql(part.ret, "typed", "__i", "")).fetchall()}
                     assert dups == {f.source_row for f in checked.findings if f.rule_id.endswith(".unique")}, path
