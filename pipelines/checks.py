@@ -3,6 +3,7 @@ import dagster as dg
 
 from schemas.core import HARD, Context, Return
 from schemas.sqlrules import counts_sql, duplicates_sql
+from schemas.validate import unique_info
 from shangluo.config import cutoff
 
 SAMPLE_ROWS = 10
@@ -25,7 +26,7 @@ def staging_hard_rules(con, ret: Return, period: str) -> dg.AssetCheckResult:
         scope = "county_code" if ret.unique_in == "county" else ""
         n = con.execute(f"select count(*) from ({duplicates_sql(ret, table, 'source_row', scope, where)})").fetchall()[0][0]
         if n:
-            failing.append((f"{ret.return_id}.{'_'.join(ret.key)}.unique", n))
+            failing.append((unique_info(ret).rule_id, n))
     stray = con.execute(f"""
         select count(*) from (select distinct county_code, submission_id from {table} where {where}) t
         left join landing.submissions s using (submission_id)

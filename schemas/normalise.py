@@ -3,7 +3,8 @@
 Per field `f` the query yields the typed value `f`, `f__missing` (nothing written) and
 `f__bad` (something written that is not a value of the field's kind).  An ID number also yields
 `f__hash`, its HMAC-SHA256 pseudonym (SPEC section 7), computed inside DuckDB with the key passed
-as a parameter; the clear value lives only in memory, for the checks, and is never stored.
+as a parameter, and the facts its rules read (`checks.ID_FACTS`); the clear value lives only in
+memory, for the checks, and is never stored.
 """
 from __future__ import annotations
 
@@ -28,8 +29,6 @@ create or replace temp macro sl_compact(x) as nullif(replace(replace(
     case when strlen(x) = length(x) then x            -- plain ASCII: nothing to translate
          else translate(x, '{FULL_WIDTH}\u00a0\t', '{HALF_WIDTH}  ') end, ',', ''), ' ', ''), '');
 create or replace temp macro sl_number(x) as try_cast(sl_compact(x) as decimal(38, 6));
-create or replace temp macro sl_code(x) as
-    case when sl_compact(x) like '%.0' then regexp_replace(sl_compact(x), '\\.0+$', '') else sl_compact(x) end;
 create or replace temp macro sl_date(c) as coalesce(
     try_cast(c as date),
     case when c like '%年%' then cast(try_strptime(c, '%Y年%m月%d日') as date)
