@@ -64,7 +64,7 @@ def _statement(ret, ctx: Context, loc: Located, width: int, lines: str, table: s
         return f'sl_mask("{f.name}__raw")' if f.kind == "id_number" else f'"{f.name}__raw"'
 
     stored = [f'"{f.name}__hash" as "{f.stored_name}"' if f.kind == "id_number" else f'"{f.name}"'
-              for f in ret.fields if f.name != "county_code"]
+              for f in ret.stored_fields]
     if key in present:     # the key as written where typing changed it, for the uniqueness findings
         stored.append(f'case when "{key}__raw" is distinct from "{key}" then "{key}__raw" end as __key_raw')
     raw = ", ".join(f'c{c} as "{n}", c{c} as "{n}__raw"' for n, c in loc.col_of.items())

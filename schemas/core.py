@@ -153,3 +153,8 @@ class Return:
     @property
     def names(self) -> list[str]:
         return [f.name for f in self.fields]
+
+    @property
+    def stored_fields(self) -> list[Field]:
+        """The fields staging stores, in order (the county is staging's own column, from the folder)."""
+        return [f for f in self.fields if f.name != "county_code"]

@@ -5,6 +5,7 @@ SHANGLUO_DUCKDB_THREADS (default all cores).  The benchmark's floor uses the sam
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from contextlib import contextmanager
 
@@ -25,7 +26,10 @@ def settings() -> dict[str, str]:
 
 
 def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(database, read_only=read_only, config=settings())
+    config = settings()
+    if database == ":memory:":      # spill into the system's temporary folder, not `.tmp` in the working folder
+        config["temp_directory"] = os.path.join(tempfile.gettempdir(), "shangluo-duckdb")
+    return duckdb.connect(database, read_only=read_only, config=config)
 
 
 _local = threading.local()

@@ -148,7 +148,7 @@ def unique_info(ret: Return) -> RuleInfo:
 def required_sql(ret: Return) -> list[tuple[RuleInfo, str]]:
     """The `required` rule as SQL over staged columns (the Pandera path reads it from the parse flags)."""
     return [(required_info(ret, f), f'"{f.stored_name}" is not null')
-            for f in ret.fields if f.required and f.name != "county_code"]
+            for f in ret.stored_fields if f.required]
 
 
 def pandera_schema(ret: Return, ctx: Context, severity: str) -> pa.DataFrameSchema:
@@ -197,12 +197,12 @@ class Checked:
 
     def stored_columns(self) -> list[str]:
         """Staging's columns of the return, in order: canonical names, ID numbers as pseudonyms."""
-        return [f.stored_name for f in self.ret.fields if f.name != "county_code"]   # staging carries the county
+        return [f.stored_name for f in self.ret.stored_fields]
 
     def stored(self) -> pyarrow.Table:
         """The Arrow path's rows as staging stores them, with `source_row`."""
         cols = {f.stored_name: self.typed.column(f"{f.name}__hash" if f.kind == "id_number" else f.name)
-                for f in self.ret.fields if f.name != "county_code"}
+                for f in self.ret.stored_fields}
         return pyarrow.table({**cols, "source_row": pyarrow.array(self.source_rows, pyarrow.int32())})
 
     def relation(self, con) -> str:
@@ -325,8 +325,8 @@ def version_hash(con, relation: str, ret: Return) -> str:
     """SHA-256 over staging's column names and types and an order-free digest of the stored rows
     (their count, and the sum and xor of 64-bit row hashes, in DuckDB): a re-saved or re-sorted file
     is the same version, any changed value a new one.  Both paths give the same digest."""
-    names = [f.stored_name for f in ret.fields if f.name != "county_code"]
-    types = [f.sql_type for f in ret.fields if f.name != "county_code"]
+    names = [f.stored_name for f in ret.stored_fields]
+    types = [f.sql_type for f in ret.stored_fields]
     cols = ", ".join(f'"{c}"' for c in names)
     n, total, xor = con.sql(f"select count(*), coalesce(sum(hash({cols})::hugeint), 0), "
                             f"coalesce(bit_xor(hash({cols})), 0) from {relation}").fetchall()[0]

@@ -197,9 +197,7 @@ LEDGER = {
 
 def staging_columns(ret) -> dict[str, tuple[str, str]]:
     cols = dict(SYSTEM_COLUMNS)
-    for f in ret.fields:
-        if f.name == "county_code":
-            continue
+    for f in ret.stored_fields:
         comment = f.label + (f"（{f.unit}）" if f.unit and f.unit not in f.label else "")
         if f.kind == "id_number":
             comment += "：HMAC-SHA256假名，不存明文 / HMAC-SHA256 pseudonym, never the clear ID number"
