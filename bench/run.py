@@ -10,8 +10,9 @@ as CSV, with 3 broken rows in 柞水县 so that rules fire, then measures, media
   incremental  `shangluo run` again after one county's 表1 changed
   validate     `shangluo validate` on one county's 表1
 wall time, peak memory (max RSS of the process; the pipeline runs in one process), the ratio to
-the floor, per-phase times of the run (scan, read, validate, write, aggregate, report), and
-whether the floor's rule counts equal the pipeline's.
+the floor, per-phase times of the run (scan, read, validate, write, aggregate, report; on the bulk
+path reading and checking are one DuckDB statement, counted under validate), and whether the
+floor's rule counts equal the pipeline's.
 """
 from __future__ import annotations
 
