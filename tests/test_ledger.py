@@ -1,0 +1,39 @@
+"""The ledger's city-wide uniqueness over staging, for a business key without a county prefix (the
+declared returns' city keys all carry one, so a variant of 表7 with a city-unique 安置点名称 stands in)."""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import datetime
+
+import duckdb
+
+from sample.generate import build, csv_bytes
+from schemas.catalogue import RETURNS
+from shangluo.landing import scan_period
+from warehouse.db import ensure_schema
+from warehouse.ledger import Ledger
+
+
+def test_a_key_repeated_in_another_county_rejects_the_later_version(tmp_path):
+    ret = replace(RETURNS["relocation_sites"], unique_in="city")
+    rows = build("2022")["relocation_sites"]
+    first, second = "611002", "611021"
+    copied = dict(rows[second][0], site_name=rows[first][1]["site_name"])      # 商州's second site, in 洛南's file
+    landing = tmp_path / "landing"
+    for county, county_rows in ((first, rows[first]), (second, [copied, *rows[second][1:]])):
+        path = landing / "2022" / county / "relocation_sites.csv"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(csv_bytes("relocation_sites", county_rows, "utf-8", "zh"))
+    os.utime(landing / "2022" / second / "relocation_sites.csv", ns=(2_000_000_000_000_000_000,) * 2)   # the later one
+
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    ensure_schema(con)
+    entries = [e for e in scan_period(landing, "2022", 1 << 30) if e.return_id == ret.return_id]
+    out = Ledger(con, landing, b"key", "rules", datetime(2023, 1, 15)).process(ret, "2022", entries, {first, second})
+
+    assert (out[first].state, out[second].state) == ("accepted", "rejected")
+    found = con.execute("select county_code, source_row, value, rule_id from quality.violations").fetchall()
+    assert found == [(second, 2, copied["site_name"], "relocation_sites.site_name.unique_city")]
+    staged = con.execute("select county_code, count(*) from staging.relocation_sites group by all").fetchall()
+    assert staged == [(first, len(rows[first]))]          # the rejected version's rows left staging
