@@ -24,7 +24,7 @@ import pyarrow as pa
 from .core import NUMERIC_KINDS, Context, Field
 from .messages import Finding
 from .normalise import MACROS, hmac_pads, select_sql
-from .read import (CsvStream, Located, Part, csv_head, header_keys, locate, map_header, plain_data_sql, row_kinds,
+from .read import (CsvStream, Grid, Located, Part, csv_head, header_keys, locate, map_header, plain_data_sql, row_kinds,
                    set_apart)
 from .sqlrules import predicates
 from .validate import (KIND_WORDS, Checked, RuleInfo, layout_of, required_info, rule_catalogue, total_findings, type_info,
@@ -124,7 +124,7 @@ def check_bulk(part: Part, ctx: Context, key: bytes, con: duckdb.DuckDBPyConnect
     if trailer is None:
         con.execute(f"drop table if exists {table}")
         return None
-    _classify(con, table, width)
+    _classify(con, table)
     return _checked(ret, loc, table, infos, con, trailer)
 
 
@@ -133,23 +133,20 @@ def _trailer(stream: CsvStream, loc: Located, width: int) -> list[tuple[int, str
     row (the general way reads those)."""
     if not stream.trailer:
         return []
-    rows = [(row, (cells + [None] * width)[:width]) for row, cells in stream.trailer]
-    body = pa.table({**{f"c{j}": pa.array([cells[j] for _, cells in rows], pa.string()) for j in range(width)},
-                     "__row": pa.array([row for row, _ in rows], pa.int32())})
-    kinds = row_kinds(body)
+    rows = [(row, cells + [None] * width) for row, cells in stream.trailer]
+    kinds = row_kinds(Grid.from_rows([cells for _, cells in rows], [row for row, _ in rows]).table)
     if any(k in ("data", "total") for k in kinds):
         return None
     return [(row, kind, {n: cells[c] for n, c in loc.col_of.items()}) for (row, cells), kind in zip(rows, kinds)
             if kind != "blank"]
 
 
-def _classify(con, table: str, width: int):
+def _classify(con, table: str):
     """The kind (blank, footer, total, subtotal or data) of the rows the plain test left open."""
     rest = con.execute(f"select source_row, __cells from {table} where __kind is null order by source_row").fetchall()
     if not rest:
         return
-    body = pa.table({**{f"c{j}": pa.array([cells[j] for _, cells in rest], pa.string()) for j in range(width)},
-                     "__row": pa.array([row for row, _ in rest], pa.int32())})
+    body = Grid.from_rows([cells for _, cells in rest], [row for row, _ in rest]).table
     kinds = pa.table({"source_row": body.column("__row"), "kind": pa.array(row_kinds(body), pa.string())})
     con.register(f"{table}_kinds", kinds)
     try:

@@ -114,6 +114,17 @@ def _csv_rows(text: str, first_line: int) -> tuple[list[list[str | None]], list[
     return cells, rows
 
 
+def _as_strings(names: list[str]) -> pacsv.ConvertOptions:
+    """pyarrow reads every cell as a string; an empty cell is NULL."""
+    return pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True, null_values=[""])
+
+
+def _blank_to_null(values):
+    """White space only is empty, as in the csv path (checked first: it is rare)."""
+    blank = pc.utf8_is_space(values)
+    return pc.if_else(blank, None, values) if pc.any(blank).as_py() else values
+
+
 def _regular_tail(tail: str, first_line: int) -> pa.Table | None:
     """A large regular remainder (no quotes, no blank or ragged lines) read by pyarrow, vectorised;
     None when it is not regular (the csv module then reads it, line by line)."""
@@ -128,14 +139,12 @@ def _regular_tail(tail: str, first_line: int) -> pa.Table | None:
         t = pacsv.read_csv(io.BytesIO(body.encode("utf-8")),
                            read_options=pacsv.ReadOptions(column_names=names, block_size=64 << 20),
                            parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: ragged.append(1) or "skip"),
-                           convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                                strings_can_be_null=True, null_values=[""]))
+                           convert_options=_as_strings(names))
     except pa.ArrowInvalid:
         return None
     if ragged or t.num_rows != lines:
         return None
-    # white space only is empty, as in the csv path
-    t = pa.table({n: pc.if_else(pc.equal(pc.utf8_trim_whitespace(t.column(n)), ""), None, t.column(n)) for n in names})
+    t = pa.table({n: _blank_to_null(t.column(n)) for n in names})
     return t.append_column("__row", pa.array(range(first_line, first_line + lines), pa.int32()))
 
 
@@ -164,11 +173,6 @@ def read_csv(path: Path) -> Grid:
 
 HEAD_BYTES = 1 << 20
 
-
-def _blank_to_null(values: pa.Array) -> pa.Array:
-    """White space only is empty, as in the csv path (checked first: it is rare)."""
-    blank = pc.utf8_is_space(values)
-    return pc.if_else(blank, None, values) if pc.any(blank).as_py() else values
 
 
 def csv_head(path: Path) -> tuple[Grid, str] | None:
@@ -254,8 +258,7 @@ class CsvStream:
                 read_options=pacsv.ReadOptions(column_names=names, skip_rows=self.skip, block_size=16 << 20,
                                                encoding=self.encoding),
                 parse_options=pacsv.ParseOptions(invalid_row_handler=self._invalid, ignore_empty_lines=False),
-                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                     strings_can_be_null=True, null_values=[""]))
+                convert_options=_as_strings(names))
             for b in batches:
                 cols = [_blank_to_null(c) for c in b.columns]
                 if line == self.skip + 1 and self.first is not None and b.num_rows and \
