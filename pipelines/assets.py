@@ -18,7 +18,7 @@ from shangluo.landing import Entry, scan_period
 from shangluo.timing import phase
 from warehouse.db import insert_arrow
 from warehouse.figures import SECTION_LABELS, SECTIONS, section_figures
-from warehouse.ledger import Ledger
+from warehouse.ledger import Ledger, known_files
 from warehouse.quality import apply_explanations, refresh_cross_rules
 from warehouse.report import refresh_figures, refresh_section, refresh_status
 
@@ -36,20 +36,50 @@ def _scope(context: dg.AssetExecutionContext) -> tuple[str | None, bool]:
     return tags.get("shangluo/county") or None, tags.get("shangluo/force") == "true"
 
 
+def _full_check(context: dg.AssetExecutionContext) -> bool:
+    """Check all of staging, not only the versions staged in this run (`--force`, the nightly run)."""
+    tags = context.run.tags
+    return tags.get("shangluo/force") == "true" or tags.get("shangluo/check") == "all"
+
+
+def _returns_read(context: dg.AssetExecutionContext) -> set[str] | None:
+    """The returns whose staging this run materialises (None: all of them)."""
+    selected = context.run.asset_selection
+    if not selected:          # None or empty: the whole job
+        return None
+    read = {key.path[1] for key in selected if key.path[0] == GROUP_STAGING}
+    return None if read >= set(RETURNS) else read
+
+
+def selection(returns: set[str] | None) -> list[dg.AssetKey] | None:
+    """The assets of a run that reads `returns` again (None: every asset).  Staging of the other
+    returns is left as it is; everything after staging is always rebuilt (it is cheap and reads
+    the previous period too)."""
+    if returns is None or set(returns) >= set(RETURNS):
+        return None
+    return [a.key for a in ALL_ASSETS if a not in STAGING.values() or a.key.path[1] in returns]
+
+
 @dg.asset(key=["landing", "inventory"], partitions_def=period_partitions, group_name=GROUP_LANDING, pool=POOL,
           description="接收目录扫描：每个报表文件或工作表一行（只读，不改动接收目录） / scan of the landing folder (read-only)")
 def landing_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     period = context.partition_key
     county, force = _scope(context)
     settings = warehouse.settings
+    read = _returns_read(context)
     with warehouse.writing() as con:
-        known = {} if force else _known_files(con, period, warehouse.rules_version)
+        known = {} if force else known_files(con, period, warehouse.rules_version)
         with phase("scan"):
             entries = scan_period(settings.landing, period, settings.max_file_bytes, county, known)
+        # what landing holds now; the entries of returns this run does not read stay as last taken,
+        # so a change to them is still a change for the next run
+        where, params = "period = ?", [period]
         if county:
-            con.execute("delete from landing.inventory where period = ? and county_code = ?", [period, county])
-        else:
-            con.execute("delete from landing.inventory where period = ?", [period])
+            where, params = where + " and county_code = ?", [*params, county]
+        if read is not None:
+            where, params = where + " and (return_id is null or return_id in (select unnest(?)))", [*params, sorted(read)]
+            entries = [e for e in entries if e.return_id is None or e.return_id in read]
+        con.execute(f"delete from landing.inventory where {where}", params)
         if entries:
             cols = list(asdict(entries[0]))
             table = pa.table({c: [getattr(e, c) for e in entries] for c in cols})
@@ -82,7 +112,8 @@ def staging_asset(return_id: str) -> dg.AssetsDefinition:
             ledger = Ledger(con, warehouse.settings.landing, warehouse.settings.pii_key(), warehouse.rules_version,
                             warehouse.run_started)
             outcomes = ledger.process(ret, period, entries, counties, force)
-            hard_check = checks.staging_hard_rules(con, ret, period)
+            staged = None if _full_check(context) else {c for c, o in outcomes.items() if o.staged}
+            hard_check = checks.staging_hard_rules(con, ret, period, staged)
             soft_check = checks.submissions_clean(con, ret, period)
         if not hard_check.passed:
             warehouse.fail()          # a defect of ours: nothing of this run is committed
@@ -100,20 +131,6 @@ def staging_asset(return_id: str) -> dg.AssetsDefinition:
             check_results=[hard_check, soft_check])
 
     return _asset
-
-
-def _known_files(con, period: str, rules_version: str) -> dict[str, list[Entry]]:
-    """The last scan's entries by file (none after a change of the rules: they match files to returns)."""
-    stale = con.execute("select count(*) from landing.files where starts_with(source, ?) and rules_version <> ?",
-                        [f"{period}/", rules_version]).fetchall()[0][0]
-    if stale:
-        return {}
-    rel = con.sql("select * from landing.inventory where period = ? order by source, sheet", params=[period])
-    out: dict[str, list[Entry]] = {}
-    for r in rel.fetchall():
-        e = Entry(**dict(zip(rel.columns, r)))
-        out.setdefault(e.source, []).append(e)
-    return out
 
 
 def _inventory(con, period: str, return_id: str) -> list[Entry]:

@@ -16,26 +16,42 @@ def md_table(header, rows) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def staging_hard_rules(con, ret: Return, period: str) -> dg.AssetCheckResult:
-    """Every hard rule with a SQL form holds over staging; only accepted versions are there, one a county."""
+def staging_hard_rules(con, ret: Return, period: str, counties: set[str] | None = None) -> dg.AssetCheckResult:
+    """Every hard rule with a SQL form holds over staging; only accepted versions are there, one a county.
+
+    `counties`: check the rows of these counties only, whose versions entered staging in this run
+    (None: all of staging).  The rows of the other counties were checked, by the same rules, in the
+    run that staged them: rows in staging change only by being staged, and a change of the rules
+    stages every version again.
+    """
     ctx = Context(period, "", cutoff(period))
     table, where = f"staging.{ret.return_id}", f"period = '{int(period)}'"
+    everywhere = where
+    if counties is not None:
+        where += " and county_code in (" + ", ".join(f"'{int(c)}'" for c in sorted(counties)) + ")" if counties \
+            else " and false"
     failing = con.execute(counts_sql(ret, ctx, table, where, county_sql="county_code", staged=True, severity=HARD)
                           ).fetchall()
     if ret.key:
-        scope = "county_code" if ret.unique_in == "county" else ""
-        n = con.execute(f"select count(*) from ({duplicates_sql(ret, table, 'source_row', scope, where)})").fetchall()[0][0]
+        # a key that must start with the county code cannot repeat across counties
+        by_county = ret.unique_in == "county" or ret.field(ret.key[0]).county_prefix
+        scope = "county_code" if by_county else ""
+        n = con.execute(f"select count(*) from ({duplicates_sql(ret, table, 'source_row', scope, where if by_county else everywhere)})"
+                        ).fetchall()[0][0]
         if n:
             failing.append((unique_info(ret).rule_id, n))
     stray = con.execute(f"""
-        select count(*) from (select distinct county_code, submission_id from {table} where {where}) t
+        select count(*) from (select distinct county_code, submission_id from {table} where {everywhere}) t
         left join landing.submissions s using (submission_id)
         where s.status is distinct from 'accepted' or s.hard_count <> 0""").fetchall()[0][0]
     if stray:
         failing.append(("staging.only_accepted_versions", stray))
+    rows = con.execute(f"select count(*) from {table} where {where}").fetchall()[0][0]
     return dg.AssetCheckResult(check_name="hard_rules_hold", passed=not failing, severity=dg.AssetCheckSeverity.ERROR,
                                metadata={"failing_rules": md_table(["规则 rule", "行数 rows"], failing),
-                                         "failing_rule_count": len(failing)})
+                                         "failing_rule_count": len(failing), "rows_checked": rows,
+                                         "scope": "all of staging" if counties is None else
+                                                  "versions staged in this run: " + (", ".join(sorted(counties)) or "none")})
 
 
 def submissions_clean(con, ret: Return, period: str) -> dg.AssetCheckResult:

@@ -65,17 +65,20 @@ def cmd_run(args) -> int:
         _say(str(exc))
         return EXIT_BUSY
     try:
-        return _run_periods(settings, periods, args)
+        return _run_periods(settings, periods, args, guard)
     finally:
         guard.close()
 
 
-def _run_periods(settings: Settings, periods: list[str], args) -> int:
+def _run_periods(settings: Settings, periods: list[str], args, con) -> int:
     dagster_env()
     import dagster as dg
 
-    from pipelines.assets import ALL_ASSETS, period_partitions
+    from pipelines.assets import ALL_ASSETS, period_partitions, selection
     from pipelines.resources import WarehouseResource
+    from warehouse.ledger import returns_to_read
+
+    from .config import rules_version
 
     instance = dg.DagsterInstance.get()
     _free_stale_slots(instance)
@@ -85,7 +88,12 @@ def _run_periods(settings: Settings, periods: list[str], args) -> int:
     for period in periods:
         if not instance.has_dynamic_partition(period_partitions.name, period):
             instance.add_dynamic_partitions(period_partitions.name, [period])
-        result = dg.materialize(ALL_ASSETS, partition_key=period, instance=instance, tags=tags,
+        # only the returns whose files changed are read again (after the previous period's run:
+        # nothing here depends on it)
+        read = returns_to_read(con, settings.landing, period, rules_version(), args.county, args.force)
+        _say(f"{period}: 重新读取 / reading again: " + ("全部报表 / every return" if read is None else
+                                                     ", ".join(sorted(read)) or "无 / none (nothing changed)"))
+        result = dg.materialize(ALL_ASSETS, selection=selection(read), partition_key=period, instance=instance, tags=tags,
                                 resources={"warehouse": WarehouseResource(landing=str(settings.landing),
                                                                           warehouse=str(settings.warehouse))},
                                 run_config=QUIET, raise_on_error=False)

@@ -5,6 +5,9 @@ sheet), per unusable file, and per skipped file -- without ever writing, moving 
 Only files under the landing root are read: links that lead out of it are refused.  A file whose
 size and modification time are what the last scan recorded is not read again (`known`): its
 entries are the recorded ones, as `git status` trusts an unchanged stat.
+
+`changed_returns` answers, from the same stat alone, which returns a run must read again: those
+whose files were added, changed or removed since the last scan.
 """
 from __future__ import annotations
 
@@ -97,30 +100,89 @@ def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int,
     return out
 
 
+def _county_folders(root: Path, period: str, county: str | None):
+    """(folder, entry) per folder of the period: entry is None for a county folder to read, or the
+    Entry that says why the folder is skipped or refused."""
+    folder = root / period
+    if not folder.is_dir():
+        return
+    for county_dir in sorted(folder.iterdir()):
+        name = county_dir.name
+        rel = county_dir.relative_to(root).as_posix()
+        if (county and name != county) or not county_dir.is_dir() or is_system_file(name):
+            continue
+        if name not in AREAS:
+            yield county_dir, Entry(period, name, "skipped", rel, message_zh="不是县区代码目录，已跳过",
+                                    message_en="not a county code folder, skipped")
+        elif county_dir.is_symlink() and not inside(root, county_dir):
+            yield county_dir, Entry(period, name, "unusable", rel, message_zh="链接指向接收目录之外，拒绝读取",
+                                    message_en="a link that leads out of the landing folder: refused")
+        else:
+            yield county_dir, None
+
+
+def _files(county_dir: Path):
+    return (path for path in sorted(county_dir.iterdir()) if not path.is_dir())
+
+
 def scan_period(root: Path, period: str, max_bytes: int, county: str | None = None,
                 known: dict[str, list[Entry]] | None = None) -> list[Entry]:
     root = Path(root)
     out: list[Entry] = []
-    folder = root / period
-    if not folder.is_dir():
-        return out
-    for county_dir in sorted(folder.iterdir()):
-        name = county_dir.name
-        rel = county_dir.relative_to(root).as_posix()
-        if county and name != county:
+    for county_dir, refused in _county_folders(root, period, county):
+        if refused:
+            out.append(refused)
             continue
-        if not county_dir.is_dir() or is_system_file(name):
-            continue
-        if name not in AREAS:
-            out.append(Entry(period, name, "skipped", rel, message_zh="不是县区代码目录，已跳过",
-                             message_en="not a county code folder, skipped"))
-            continue
-        if county_dir.is_symlink() and not inside(root, county_dir):
-            out.append(Entry(period, name, "unusable", rel, message_zh="链接指向接收目录之外，拒绝读取",
-                             message_en="a link that leads out of the landing folder: refused"))
-            continue
-        for path in sorted(county_dir.iterdir()):
-            if path.is_dir():
+        for path in _files(county_dir):
+            out.extend(scan_file(root, period, county_dir.name, path, max_bytes, known))
+    return out
+
+
+def returns_in(path: Path) -> set[str]:
+    """The returns a file holds, by its name and, for a workbook, its sheet names (no data is read)."""
+    stem = match_return(path.stem)
+    found = {stem.return_id} if stem else set()
+    if is_system_file(path.name) or path.suffix.lower() not in READ_SUFFIXES:
+        return set()
+    try:
+        parts, _ = parts_of(path)
+    except (Unusable, OSError):
+        return found
+    return found | {p.ret.return_id for p in parts if p.ret is not None}
+
+
+def returns_named(name: str) -> set[str] | None:
+    """The returns a file of this name can hold, judged by the name alone: a CSV file the return its
+    stem names (none for 说明.csv); a workbook any of them (None), whatever sheets it had or has."""
+    path = Path(name)
+    if is_system_file(path.name) or path.suffix.lower() not in READ_SUFFIXES:
+        return set()
+    if path.suffix.lower() != ".csv":
+        return None
+    ret = match_return(path.stem)
+    return {ret.return_id} if ret else set()
+
+
+def changed_returns(root: Path, period: str, known: dict[str, list[Entry]], county: str | None = None) -> set[str]:
+    """The returns whose files were added, changed or removed since the scan that gave `known`
+    (the last scan's entries by file), judged by size and modification time as `scan_file` does.
+    Only what is in scope (`county`) counts."""
+    root = Path(root)
+    out: set[str] = set()
+    seen: set[str] = set()
+    for county_dir, refused in _county_folders(root, period, county):
+        for path in ([] if refused else _files(county_dir)):
+            rel = path.relative_to(root).as_posix()
+            seen.add(rel)
+            before = known.get(rel)
+            if is_system_file(path.name) or path.suffix.lower() not in READ_SUFFIXES:
                 continue
-            out.extend(scan_file(root, period, name, path, max_bytes, known))
+            stat = path.stat()
+            if before and all(e.size == stat.st_size and e.mtime_ns == stat.st_mtime_ns and e.file_sha256
+                              for e in before):
+                continue
+            out |= returns_in(path) | {e.return_id for e in before or () if e.return_id}
+    for rel, before in known.items():     # removed files withdraw what they held
+        if rel not in seen and (not county or rel.split("/")[1:2] == [county]):
+            out |= {e.return_id for e in before if e.return_id}
     return out

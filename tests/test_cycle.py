@@ -39,6 +39,7 @@ def test_sensor_takes_files_once_they_stop_changing(tmp_path):
     assert keys == {}                                                   # first seen: not yet taken
     keys, cursor = tick(cursor, t0 + 40)
     assert list(keys) == ["2022"]                                       # unchanged and settled: taken
+    assert keys["2022"].reads == {"employment"}                         # 表6 is all it reads again
     first_key = keys["2022"]
     keys, cursor = tick(cursor, t0 + 80)
     assert keys == {}                                                   # unchanged file: nothing to do
@@ -60,7 +61,11 @@ def test_sensor_takes_files_once_they_stop_changing(tmp_path):
     f.unlink()                                                          # removed: at once, and P+1 too
     keys, cursor = tick(cursor, t0 + 300)
     assert sorted(keys) == ["2022", "2023"]
+    assert keys["2022"].reads == {"employment"} and keys["2023"].reads == set()   # 2023 rebuilds its report only
     assert json.loads(cursor)["taken"] == {"2023/611002/表6.csv": [1, int(t0 * 1e9)]}
+    _write(root / "2023" / "611002" / "汇总.xlsx", "x", t0)             # a workbook may hold any return
+    keys, cursor = tick(tick(cursor, t0 + 400)[1], t0 + 440)
+    assert keys["2023"].reads is None
 
 
 @pytest.fixture

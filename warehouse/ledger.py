@@ -23,7 +23,7 @@ from schemas.messages import Finding
 from schemas.read import Part
 from schemas.validate import Checked, check_part
 from shangluo.config import cutoff
-from shangluo.landing import Entry
+from shangluo.landing import Entry, changed_returns
 from shangluo.timing import phase
 
 from .db import insert_arrow, insert_from
@@ -31,6 +31,36 @@ from .db import insert_arrow, insert_from
 VIOLATION_COLUMNS = ("period", "county_code", "return_id", "submission_id", "source", "sheet", "source_row",
                      "column_header", "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation",
                      "business_key")
+
+
+def known_files(con, period: str, rules_version: str) -> dict[str, list[Entry]]:
+    """The last scan's entries in `landing.inventory` by file (none after a change of the rules:
+    they match files to returns)."""
+    stale = con.execute("select count(*) from landing.files where starts_with(source, ?) and rules_version <> ?",
+                        [f"{period}/", rules_version]).fetchall()[0][0]
+    if stale:
+        return {}
+    rel = con.sql("select * from landing.inventory where period = ? order by source, sheet", params=[period])
+    out: dict[str, list[Entry]] = {}
+    for r in rel.fetchall():
+        e = Entry(**dict(zip(rel.columns, r)))
+        out.setdefault(e.source, []).append(e)
+    return out
+
+
+def returns_to_read(con: duckdb.DuckDBPyConnection, landing: Path, period: str, rules_version: str,
+                    county: str | None = None, force: bool = False) -> set[str] | None:
+    """The returns a run of `period` must read again, or None for all of them (forced, a new
+    warehouse or period, a change of the rules): else those whose files in landing were added,
+    changed or removed since the last run took them.  A return not read again is unchanged: its
+    files, its versions and what is in force are what that run left."""
+    if force:
+        return None
+    try:
+        known = known_files(con, period, rules_version)
+    except duckdb.CatalogException:      # a new warehouse
+        return None
+    return changed_returns(landing, period, known, county) if known else None
 
 
 @dataclass
@@ -43,6 +73,7 @@ class Outcome:
     hard: int = 0
     soft: int = 0
     processed: list[str] = field(default_factory=list)   # versions parsed and checked in this run
+    staged: bool = False                                 # the version in force entered staging in this run
 
 
 def submission_id(period: str, county: str, return_id: str, content_sha256: str, rules_version: str) -> str:
@@ -241,7 +272,7 @@ class Ledger:
             self.con.execute(f"delete from staging.{ret.return_id} where period = ? and county_code = ? "
                              f"and submission_id is distinct from ?", [period, plan.county, current])
         out.state = "accepted" if current else "rejected"
-        out.submission_id = current
+        out.submission_id, out.staged = current, current in plan.staged
         if current:
             out.rows, out.hard, out.soft = self.con.execute(
                 "select rows, hard_count, soft_count from landing.submissions where submission_id = ?", [current]
