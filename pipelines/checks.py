@@ -25,19 +25,18 @@ def staging_hard_rules(con, ret: Return, period: str, counties: set[str] | None 
     stages every version again.
     """
     ctx = Context(period, "", cutoff(period))
-    table, where = f"staging.{ret.return_id}", f"period = '{int(period)}'"
-    everywhere = where
+    table, everywhere = f"staging.{ret.return_id}", f"period = '{int(period)}'"
+    where = everywhere
     if counties is not None:
-        where += " and county_code in (" + ", ".join(f"'{int(c)}'" for c in sorted(counties)) + ")" if counties \
-            else " and false"
+        where += f" and county_code in ({', '.join(repr(str(int(c))) for c in sorted(counties)) or 'null'})"
     failing = con.execute(counts_sql(ret, ctx, table, where, county_sql="county_code", staged=True, severity=HARD)
                           ).fetchall()
     if ret.key:
-        # a key that must start with the county code cannot repeat across counties
+        # a key that must start with its county's code cannot repeat across counties
         by_county = ret.unique_in == "county" or ret.field(ret.key[0]).county_prefix
-        scope = "county_code" if by_county else ""
-        n = con.execute(f"select count(*) from ({duplicates_sql(ret, table, 'source_row', scope, where if by_county else everywhere)})"
-                        ).fetchall()[0][0]
+        dups = duplicates_sql(ret, table, "source_row", "county_code" if by_county else "",
+                              where if by_county else everywhere)
+        n = con.execute(f"select count(*) from ({dups})").fetchall()[0][0]
         if n:
             failing.append((unique_info(ret).rule_id, n))
     stray = con.execute(f"""

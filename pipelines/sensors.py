@@ -7,7 +7,8 @@ tick and older than SHANGLUO_SETTLE_SECONDS.  A period whose taken files were ad
 removed gets a run (and so does P+1, whose figures read P-1); the run key is the period and a
 digest of its files, so the same state never runs twice.  A run reads again only the returns its
 changed files can hold (by their names; a changed workbook: all).  New period folders become
-partitions.  The nightly run reads and checks everything, whatever the sensor did.
+partitions.  The nightly run materialises every asset and checks all of staging, whatever the
+sensor did.
 """
 import hashlib
 import json

@@ -59,6 +59,17 @@ def sample_build(tmp_path_factory):
 
 
 @pytest.fixture
+def instance(tmp_path, monkeypatch):
+    """A real Dagster instance from the repository's dagster.yaml, its state in a temporary folder."""
+    import dagster as dg
+    monkeypatch.setenv("DAGSTER_HOME", str(ROOT))
+    monkeypatch.setenv("SHANGLUO_DAGSTER_STATE", str(tmp_path / "dagster"))
+    monkeypatch.setenv("SHANGLUO_DAGSTER_COMPUTE_LOGS", str(tmp_path / "dagster" / "compute_logs"))
+    with dg.DagsterInstance.get() as inst:
+        yield inst
+
+
+@pytest.fixture
 def landing_copy(tmp_path):
     dst = tmp_path / "landing"
     shutil.copytree(SAMPLE, dst)

@@ -8,22 +8,12 @@ import subprocess
 import sys
 
 import dagster as dg
-import pytest
 
 from sample.generate import build
 
 from .conftest import ROOT, SAMPLE, TEST_KEY, query
 
 ID_RE = re.compile(rb"\d{17}[\dX]")
-
-
-@pytest.fixture
-def instance(tmp_path, monkeypatch):
-    monkeypatch.setenv("DAGSTER_HOME", str(ROOT))                       # the repository's dagster.yaml
-    monkeypatch.setenv("SHANGLUO_DAGSTER_STATE", str(tmp_path / "dagster"))
-    monkeypatch.setenv("SHANGLUO_DAGSTER_COMPUTE_LOGS", str(tmp_path / "dagster" / "compute_logs"))
-    with dg.DagsterInstance.get() as inst:
-        yield inst
 
 
 def test_definitions_load_with_lineage():
@@ -79,6 +69,14 @@ def test_materialize_one_period_and_no_clear_id_anywhere(tmp_path, instance, mon
     broken = con.execute("select count(*) from staging.monitoring_households where household_size = 0").fetchall()[0][0]
     assert not result.passed and broken > 1 and failing["monitoring_households.household_size.min"] == str(broken)
     assert failing["monitoring_households.household_id.unique"] == "1"
+    # in an incremental run it checks the counties whose versions were staged in that run
+    one = staging_hard_rules(con, RETURNS["monitoring_households"], "2022", {"611021"})
+    in_one = con.execute("select count(*) from staging.monitoring_households where household_size = 0 "
+                         "and county_code = '611021'").fetchall()[0][0]
+    failing = dict(re.findall(r"\| (monitoring_households\.[a-z_.]+) \| (\d+) \|", one.metadata["failing_rules"].value))
+    assert not one.passed and 0 < in_one < broken and failing["monitoring_households.household_size.min"] == str(in_one)
+    none = staging_hard_rules(con, RETURNS["monitoring_households"], "2022", set())
+    assert none.passed and none.metadata["rows_checked"].value == 0
 
 
 def test_dagster_definitions_validate_from_the_command_line(tmp_path):

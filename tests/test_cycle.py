@@ -13,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from sample.generate import build, csv_bytes
 
@@ -66,15 +65,6 @@ def test_sensor_takes_files_once_they_stop_changing(tmp_path):
     _write(root / "2023" / "611002" / "汇总.xlsx", "x", t0)             # a workbook may hold any return
     keys, cursor = tick(tick(cursor, t0 + 400)[1], t0 + 440)
     assert keys["2023"].reads is None
-
-
-@pytest.fixture
-def instance(tmp_path, monkeypatch):
-    monkeypatch.setenv("DAGSTER_HOME", str(ROOT))
-    monkeypatch.setenv("SHANGLUO_DAGSTER_STATE", str(tmp_path / "dagster"))
-    monkeypatch.setenv("SHANGLUO_DAGSTER_COMPUTE_LOGS", str(tmp_path / "dagster" / "logs"))
-    with dg.DagsterInstance.get() as inst:
-        yield inst
 
 
 def test_sensor_adds_partitions_and_requests_runs_with_keys(tmp_path, instance, monkeypatch):

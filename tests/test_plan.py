@@ -1,0 +1,136 @@
+"""What a run reads again: the returns whose landing files were added, changed or removed since the
+last run took them (judged by size and modification time, as the scan is), and nothing else."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import dagster as dg
+import duckdb
+
+from sample.generate import build, csv_bytes, sheet_rows, write_xlsx
+from shangluo.landing import changed_returns, scan_period
+
+from .conftest import ROOT, SAMPLE, TEST_KEY, cli_env, shangluo
+
+T0 = 1_700_000_000_000_000_000        # a fixed modification time (ns), so that only our edits change it
+
+
+def _known(landing):
+    known = {}
+    for e in scan_period(landing, "2022", 1 << 30):
+        known.setdefault(e.source, []).append(e)
+    return known
+
+
+def _put(path, data: bytes, mtime_ns: int = T0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def _workbook(path, rids, county="611002", mtime_ns=T0):
+    data = build("2022")
+    write_xlsx(path, {f"表{n}": sheet_rows(rid, data[rid][county], county, "2022", title_rows=True, total=False)
+                      for n, rid in rids})
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def test_changed_returns_follow_the_files(tmp_path):
+    landing = tmp_path / "landing"
+    county = landing / "2022" / "611002"
+    employment = build("2022")["employment"]["611002"]
+    _put(county / "表6.csv", csv_bytes("employment", employment, "gb18030", "zh"))
+    _put(county / "说明.csv", "表号,规则编号,业务键,说明\n".encode("utf-8"))
+    _workbook(county / "商州区报表.xlsx", [(2, "guarantees"), (3, "social_assistance")])
+    _put(landing / "2022" / "611021" / "表6.csv", csv_bytes("employment", employment, "utf-8", "zh"))
+    known = _known(landing)
+    assert changed_returns(landing, "2022", known) == set()                      # nothing changed
+
+    _put(county / "表6.csv", csv_bytes("employment", employment, "utf-8", "zh"), T0 + 1)
+    assert changed_returns(landing, "2022", known) == {"employment"}
+    assert changed_returns(landing, "2022", known, county="611021") == set()      # out of scope
+
+    _put(county / "说明.csv", "表号,规则编号,业务键,说明\n表6,x,,y\n".encode("utf-8"), T0 + 1)
+    assert changed_returns(landing, "2022", known) == {"employment"}              # explanations: no return
+
+    # a workbook that gains a sheet: the returns it held and holds now
+    _workbook(county / "商州区报表.xlsx", [(2, "guarantees"), (4, "industry")], mtime_ns=T0 + 1)
+    assert changed_returns(landing, "2022", known) == {"employment", "guarantees", "social_assistance", "industry"}
+
+    known = _known(landing)
+    (landing / "2022" / "611021" / "表6.csv").unlink()                           # removed: withdrawn
+    (county / "~$商州区报表.xlsx").write_bytes(b"lock")                           # Excel's lock file: nothing
+    assert changed_returns(landing, "2022", known) == {"employment"}
+    shutil.rmtree(county)                                                        # a whole county folder gone
+    assert changed_returns(landing, "2022", known, county="611002") == {"employment", "guarantees", "industry"}
+
+
+def test_a_change_the_run_did_not_read_is_still_a_change_for_the_next(tmp_path, instance, monkeypatch):
+    """A run that reads one return (the sensor's guess, say) keeps the other returns' landing entries
+    as last taken, so the next run still finds their changes."""
+    from pipelines.assets import period_partitions, selection
+    from pipelines.definitions import defs
+    from shangluo.config import rules_version
+    from warehouse.ledger import returns_to_read
+
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE / "2022", landing / "2022")
+    wh = tmp_path / "wh.duckdb"
+    for name, value in (("PII_KEY", TEST_KEY), ("REPORTS", tmp_path / "reports"), ("LANDING", landing), ("WAREHOUSE", wh)):
+        monkeypatch.setenv(f"SHANGLUO_{name}", str(value))      # the job's resource reads the environment
+    instance.add_dynamic_partitions(period_partitions.name, ["2022"])
+
+    def run(read):      # as the sensor starts it: the job, with an asset selection
+        result = defs.resolve_job_def("build_period").execute_in_process(
+            partition_key="2022", instance=instance, asset_selection=selection(read))
+        assert result.success
+        return result
+
+    def to_read():
+        con = duckdb.connect(str(wh), read_only=True)
+        try:
+            return returns_to_read(con, landing, "2022", rules_version())
+        finally:
+            con.close()
+
+    run(None)
+    assert to_read() == set()
+    data = build("2022")
+    for rid in ("employment", "industry"):
+        row = dict(data[rid]["611024"][0])
+        row[next(f for f in row if isinstance(row[f], int))] += 1
+        (landing / "2022" / "611024" / f"{rid}.csv").write_bytes(csv_bytes(rid, [row], "utf-8-sig", "en"))
+    assert to_read() == {"employment", "industry"}
+
+    result = run({"employment"})
+    staged = {e.asset_key.path[1] for e in result.get_asset_materialization_events() if e.asset_key.path[0] == "staging"}
+    assert staged == {"employment"}
+    checks = {e.asset_key.path[1]: e for e in result.get_asset_check_evaluations() if e.check_name == "hard_rules_hold"}
+    assert list(checks) == ["employment"] and checks["employment"].metadata["rows_checked"].value == 1
+    assert to_read() == {"industry"}                                            # not read yet: still a change
+    run(to_read())
+    assert to_read() == set()
+
+
+def test_the_cli_reads_again_only_what_changed(tmp_path, landing_copy, monkeypatch):
+    env = cli_env(tmp_path, landing_copy)
+    first = shangluo("run", env=env).stdout
+    assert "2022: 重新读取 / reading again: 全部报表 / every return" in first       # a new warehouse
+    path = landing_copy / "2022" / "611024" / "employment.csv"
+    path.write_bytes(path.read_bytes() + b"\n")                                 # re-saved: same content
+    again = shangluo("run", env=env).stdout
+    assert "2021: 重新读取 / reading again: 无 / none (nothing changed)" in again
+    assert "2022: 重新读取 / reading again: employment" in again
+    forced = shangluo("run", "--period", "2022", "--force", env=env).stdout
+    assert "2022: 重新读取 / reading again: 全部报表 / every return" in forced
+
+    for name in ("DAGSTER_HOME", "SHANGLUO_DAGSTER_STATE", "SHANGLUO_DAGSTER_COMPUTE_LOGS"):
+        monkeypatch.setenv(name, env.get(name, str(ROOT)))
+    with dg.DagsterInstance.get() as inst:      # the CLI's own instance
+        runs = inst.get_runs(limit=2)           # newest first: --force, then 2022 after the re-saved file
+        done = [{r.event_log_entry.dagster_event.asset_key.to_user_string() for r in inst.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=100).records} for run in runs]
+    assert len(done[0]) == 23                                                    # every asset
+    assert {k for k in done[1] if k.startswith("staging/")} == {"staging/employment"}
+    assert {"landing/inventory", "report/monitoring", "report/figures", "report/publication"} <= done[1]
