@@ -142,108 +142,115 @@ def _inventory(con, period: str, return_id: str) -> list[Entry]:
 STAGING = {rid: staging_asset(rid) for rid in RETURNS}
 
 
-@dg.asset(key=["quality", "cross_return"], partitions_def=period_partitions, group_name=GROUP_STAGING, pool=POOL,
-          deps=list(STAGING.values()),
-          description="表间和跨期核实规则，以及县区说明 / cross-return and cross-period soft rules, and explanations")
-def cross_return(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    period = context.partition_key
-    with warehouse.writing() as con:
-        with phase("validate"):
-            found = refresh_cross_rules(con, period)
-            explained = apply_explanations(con, warehouse.settings.landing, period)
-        open_soft = con.execute("select count(*) from quality.violations where period = ? and severity = 'soft' "
-                                "and status = 'open'", [period]).fetchall()[0][0]
-    return dg.MaterializeResult(metadata={**found, **explained, "open_soft_warnings": open_soft})
+# ------------------------------------------------------------------ after staging: one step
+# Cross-return rules, status, the eight sections, the figures and the report are quick SQL over the
+# warehouse; each is its own asset, built in dependency order in one step, since a Dagster step
+# costs more in bookkeeping than any of them costs to build.
 
-
+CROSS_KEY = dg.AssetKey(["quality", "cross_return"])
 STATUS_KEY = dg.AssetKey(["landing", "status"])
+FIGURES_KEY = dg.AssetKey(["report", "figures"])
+PUBLICATION_KEY = dg.AssetKey(["report", "publication"])
+SECTION_KEYS = {s: dg.AssetKey(["report", s]) for s in SECTIONS}
 
 
-@dg.asset(key=STATUS_KEY, partitions_def=period_partitions, group_name=GROUP_LANDING, pool=POOL,
-          deps=[*STAGING.values(), cross_return],
-          description="报送状态：谁已报送、谁被退回、谁未报送 / who has submitted what, period × county × return",
-          check_specs=[dg.AssetCheckSpec("every_county_has_every_return", asset=STATUS_KEY,
-                                         description="每个县区的每张报表都有采用中的版本 / every county has every "
-                                                     "return in force")])
-def submission_status(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    period = context.partition_key
-    with warehouse.writing() as con:
-        refresh_status(con, period)
-        rows = con.execute("select county_code, return_id, state, late, newer_rejected from landing.status "
-                           "where period = ? order by county_code, return_id", [period]).fetchall()
+def _cross_return(period: str, con, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with phase("validate"):
+        found = refresh_cross_rules(con, period)
+        explained = apply_explanations(con, warehouse.settings.landing, period)
+    open_soft = con.execute("select count(*) from quality.violations where period = ? and severity = 'soft' "
+                            "and status = 'open'", [period]).fetchall()[0][0]
+    return dg.MaterializeResult(asset_key=CROSS_KEY, metadata={**found, **explained, "open_soft_warnings": open_soft})
+
+
+def _status(period: str, con, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    refresh_status(con, period)
+    rows = con.execute("select county_code, return_id, state, late, newer_rejected from landing.status "
+                       "where period = ? order by county_code, return_id", [period]).fetchall()
     states = {s: sum(1 for r in rows if r[2] == s) for s in ("accepted", "rejected", "missing")}
     pending = [[c, AREAS.get(c, c), RETURNS[r].table_label, s, late, nr] for c, r, s, late, nr in rows
                if s != "accepted" or late or nr]
     table = md_table(["县区代码", "县区", "报表", "状态", "迟报", "最新版本被退回"], pending)
     missing = [r for r in rows if r[2] != "accepted" and r[0] in COUNTIES]
     return dg.MaterializeResult(
-        metadata={**states, "needs_attention": table},
+        asset_key=STATUS_KEY, metadata={**states, "needs_attention": table},
         check_results=[dg.AssetCheckResult(
-            check_name="every_county_has_every_return", passed=not missing, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"not_in_force": len(missing), "needs_attention": table})])
+            asset_key=STATUS_KEY, check_name="every_county_has_every_return", passed=not missing,
+            severity=dg.AssetCheckSeverity.WARN, metadata={"not_in_force": len(missing), "needs_attention": table})])
 
 
-def _section_spec(section: str) -> dg.AssetSpec:
-    reads = sorted({r for f in section_figures(section) for r, _ in f.reads})
-    return dg.AssetSpec(key=["report", section], group_name=GROUP_REPORT,
-                        deps=[submission_status, *(STAGING[r] for r in reads)],
-                        description=f"{SECTION_LABELS[section]}：期别×地区，未修约 / section {section}, period × area, "
-                                    "unrounded")
+def _section(section: str):
+    def build(period: str, con, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with phase("aggregate"):
+            complete = refresh_section(con, period, section)
+        return dg.MaterializeResult(asset_key=SECTION_KEYS[section],
+                                    metadata={"areas": len(complete), "areas_complete": sum(complete.values())})
+    return build
 
 
-SECTION_KEYS = {s: _section_spec(s).key for s in SECTIONS}
-
-
-@dg.multi_asset(name="report_sections", specs=[_section_spec(s) for s in SECTIONS], partitions_def=period_partitions,
-                pool=POOL, can_subset=True)
-def report_sections(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """The eight section tables, one asset each, built in one step (a step costs more in Dagster's
-    bookkeeping than a section costs to build)."""
-    for section in SECTIONS:
-        if SECTION_KEYS[section] not in context.selected_asset_keys:
-            continue
-        with warehouse.writing() as con, phase("aggregate"):
-            complete = refresh_section(con, context.partition_key, section)
-        yield dg.MaterializeResult(asset_key=SECTION_KEYS[section],
-                                   metadata={"areas": len(complete), "areas_complete": sum(complete.values())})
-
-
-@dg.asset(key=["report", "figures"], partitions_def=period_partitions, group_name=GROUP_REPORT, pool=POOL,
-          deps=list(SECTION_KEYS.values()),
-          description="发布数字：按发布口径修约，附文字 / the published figures, rounded and as text")
-def report_figures(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    period = context.partition_key
-    with warehouse.writing() as con, phase("aggregate"):
+def _figures(period: str, con, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with phase("aggregate"):
         refresh_figures(con, period)
-        rows = con.execute("select figure_id, text, complete, reason from report.figures "
-                           "where period = ? and area_code = '611000' order by figure_id", [period]).fetchall()
-    return dg.MaterializeResult(metadata={
+    rows = con.execute("select figure_id, text, complete, reason from report.figures "
+                       "where period = ? and area_code = '611000' order by figure_id", [period]).fetchall()
+    return dg.MaterializeResult(asset_key=FIGURES_KEY, metadata={
         "city_figures": len(rows), "city_complete": sum(1 for r in rows if r[2]),
         "city": md_table(["指标", "文字", "完整", "原因"], [list(r) for r in rows]),
     })
 
 
-PUBLICATION_KEY = dg.AssetKey(["report", "publication"])
-
-
-@dg.asset(key=PUBLICATION_KEY, partitions_def=period_partitions, group_name=GROUP_REPORT, deps=[report_figures],
-          description="报告：文章、图表、口径与来源、分部表格 / the report: article, charts, provenance, tables "
-                      "(report-P.md, report-P.html, tables-P.xlsx in SHANGLUO_REPORTS)",
-          check_specs=[dg.AssetCheckSpec("reconciles_with_published", asset=PUBLICATION_KEY,
-                                         description="与公开发布的数字一致 / equals the published figures")])
-def publication(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    period = context.partition_key
-    with warehouse.writing() as con, phase("report"):
+def _publication(period: str, con, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with phase("report"):
         rep, paths = write_report(con, period, warehouse.settings.reports)
     differ = [[f.figure_id, computed, published] for f, computed, published, equal in rep.reconciliation if not equal]
     check = dg.AssetCheckResult(
-        check_name="reconciles_with_published", passed=not differ, severity=dg.AssetCheckSeverity.WARN,
+        asset_key=PUBLICATION_KEY, check_name="reconciles_with_published", passed=not differ,
+        severity=dg.AssetCheckSeverity.WARN,
         metadata={"equal": rep.reconciled, "compared": len(rep.reconciliation),
                   "differences": md_table(["指标", "本次计算", "已发布"], differ)})
-    return dg.MaterializeResult(metadata={"files": dg.MetadataValue.json([str(p) for p in paths]),
+    return dg.MaterializeResult(asset_key=PUBLICATION_KEY,
+                                metadata={"files": dg.MetadataValue.json([str(p) for p in paths]),
                                           "revisions_against_vintage": len(rep.revisions)},
                                 check_results=[check])
 
 
-ALL_ASSETS = [landing_inventory, *STAGING.values(), cross_return, submission_status, report_sections,
-              report_figures, publication]
+def _section_reads(section: str) -> list[dg.AssetKey]:
+    return [STAGING[r].key for r in sorted({r for f in section_figures(section) for r, _ in f.reads})]
+
+
+# (spec, builder) in the order they are built
+BUILT_AFTER_STAGING = [
+    (dg.AssetSpec(CROSS_KEY, group_name=GROUP_STAGING, deps=[a.key for a in STAGING.values()],
+                  description="表间和跨期核实规则，以及县区说明 / cross-return and cross-period soft rules, and "
+                              "explanations"), _cross_return),
+    (dg.AssetSpec(STATUS_KEY, group_name=GROUP_LANDING, deps=[*(a.key for a in STAGING.values()), CROSS_KEY],
+                  description="报送状态：谁已报送、谁被退回、谁未报送 / who has submitted what, period × county × return"),
+     _status),
+    *((dg.AssetSpec(SECTION_KEYS[s], group_name=GROUP_REPORT, deps=[STATUS_KEY, *_section_reads(s)],
+                    description=f"{SECTION_LABELS[s]}：期别×地区，未修约 / section {s}, period × area, unrounded"),
+       _section(s)) for s in SECTIONS),
+    (dg.AssetSpec(FIGURES_KEY, group_name=GROUP_REPORT, deps=list(SECTION_KEYS.values()),
+                  description="发布数字：按发布口径修约，附文字 / the published figures, rounded and as text"), _figures),
+    (dg.AssetSpec(PUBLICATION_KEY, group_name=GROUP_REPORT, deps=[FIGURES_KEY],
+                  description="报告：文章、图表、口径与来源、分部表格 / the report: article, charts, provenance, tables "
+                              "(report-P.md, report-P.html, tables-P.xlsx in SHANGLUO_REPORTS)"), _publication),
+]
+
+
+@dg.multi_asset(
+    name="report", specs=[spec for spec, _ in BUILT_AFTER_STAGING], partitions_def=period_partitions, pool=POOL,
+    can_subset=True,
+    check_specs=[dg.AssetCheckSpec("every_county_has_every_return", asset=STATUS_KEY,
+                                   description="每个县区的每张报表都有采用中的版本 / every county has every return in "
+                                               "force"),
+                 dg.AssetCheckSpec("reconciles_with_published", asset=PUBLICATION_KEY,
+                                   description="与公开发布的数字一致 / equals the published figures")])
+def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Everything after staging, each asset in turn (those of the run's selection)."""
+    for spec, build in BUILT_AFTER_STAGING:
+        if spec.key in context.selected_asset_keys:
+            with warehouse.writing() as con:
+                yield build(context.partition_key, con, warehouse)
+
+
+ALL_ASSETS = [landing_inventory, *STAGING.values(), report]

@@ -88,8 +88,8 @@ def _run_periods(settings: Settings, periods: list[str], args, con) -> int:
     for period in periods:
         if not instance.has_dynamic_partition(period_partitions.name, period):
             instance.add_dynamic_partitions(period_partitions.name, [period])
-        # only the returns whose files changed are read again (after the previous period's run:
-        # nothing here depends on it)
+        # the returns whose landing files changed since the warehouse last took them; the rest of
+        # staging stays as it is (staging never reads P-1, so P-1's run just before changes nothing here)
         read = returns_to_read(con, settings.landing, period, rules_version(), args.county, args.force)
         _say(f"{period}: 重新读取 / reading again: " + ("全部报表 / every return" if read is None else
                                                      ", ".join(sorted(read)) or "无 / none (nothing changed)"))
@@ -147,10 +147,16 @@ def _summary(settings: Settings, periods: list[str], seconds: float):
                                "where period = ? and area_code = '611000'", [period]).fetchall()[0]
             _say(f"{period}: 报表 accepted {status.get('accepted', 0)} / rejected {status.get('rejected', 0)} / "
                  f"missing {status.get('missing', 0)}; 全市指标 {figs[1]}/{figs[0]} complete")
-            for c, r, source, hard in con.execute(
-                    "select county_code, return_id, source, hard_count from landing.submissions "
-                    "where period = ? and status = 'rejected' order by county_code, return_id", [period]).fetchall():
-                _say(f"  退回 rejected: {c} {r} {source} ({hard} hard)")
+            # what needs a clerk now: the newest rejected version where it is the newest one received
+            # (not a version that a later accepted correction already replaced)
+            for c, r, source, hard, older in con.execute(
+                    "select s.county_code, s.return_id, arg_max(s.source, s.first_seen_at), "
+                    "arg_max(s.hard_count, s.first_seen_at), any_value(t.newer_rejected) "
+                    "from landing.submissions s join landing.status t using (period, county_code, return_id) "
+                    "where s.period = ? and s.status = 'rejected' and (t.state = 'rejected' or t.newer_rejected) "
+                    "group by all order by all", [period]).fetchall():
+                kept = "；此前采用的版本继续有效 / the version accepted before stays in force" if older else ""
+                _say(f"  退回 rejected: {c} {r} {source} ({hard} hard){kept}")
     finally:
         con.close()
     _say(f"数据仓库 / warehouse: {settings.warehouse}  ({seconds:.1f} s)")
