@@ -10,9 +10,11 @@ as CSV, with 3 broken rows in 柞水县 so that rules fire, then measures, media
   incremental  `shangluo run` again after one county's 表1 changed
   validate     `shangluo validate` on one county's 表1
 wall time, peak memory (max RSS of the process; the pipeline runs in one process), the ratio to
-the floor, per-phase times of the run (scan, read, validate, write, aggregate, report; on the bulk
-path reading and checking are one DuckDB statement, counted under validate), and whether the
-floor's rule counts equal the pipeline's.
+the floor and the incremental run's share of the full run (medians of the ratios of each repeat,
+whose two runs follow each other: the machine's speed drifts between repeats), per-phase times
+of the run (scan, read, validate, write, aggregate, report; on the bulk path reading and checking
+are one DuckDB statement, counted under validate), and whether the floor's rule counts equal the
+pipeline's.
 """
 from __future__ import annotations
 
@@ -105,12 +107,19 @@ def bench_size(size: int, repeat: int) -> dict:
         results["validate"].append(measure([*cli, "validate", str(copy / PERIOD / COUNTY / "monitoring_households.csv")],
                                            env, ok=(0, 1))[:2])
     med = {k: (statistics.median(w for w, _ in v), max(m for _, m in v)) for k, v in results.items()}
+    # ratios per repeat, each of two measurements taken one after the other, so that a drift in the
+    # machine's speed between repeats (seen here: the floor from 24 s to 48 s in one day) cancels out
+    ratios = [r[0] / f[0] for r, f in zip(results["run"], results["floor"])]
+    shares = [i[0] / r[0] for i, r in zip(results["incremental"], results["run"])]
     phase_med = {k: round(statistics.median(p.get(k, 0) for p in phases), 2)
                  for k in ("scan", "read", "validate", "write", "aggregate", "report")}
     return {"households": size, **{f"{k}_seconds": round(w, 2) for k, (w, _) in med.items()},
             **{f"{k}_peak_mb": round(m) for k, (_, m) in med.items()},
-            "ratio_to_floor": round(med["run"][0] / med["floor"][0], 2),
-            "incremental_share_of_run": round(med["incremental"][0] / med["run"][0], 2),
+            "ratio_to_floor": round(statistics.median(ratios), 2),
+            "incremental_share_of_run": round(statistics.median(shares), 2),
+            "samples": {**{f"{k}_seconds": [round(w, 2) for w, _ in v] for k, v in results.items()},
+                        "ratio_to_floor": [round(x, 2) for x in ratios],
+                        "incremental_share_of_run": [round(x, 2) for x in shares]},
             "phases_seconds": phase_med, "rule_counts_equal_floor": all(same),
             "floor_threads": floor["threads"], "floor_memory_limit": floor["memory_limit"], "repeat": repeat}
 
