@@ -20,7 +20,8 @@ from warehouse.db import insert_arrow
 from warehouse.figures import SECTION_LABELS, SECTIONS, section_figures
 from warehouse.ledger import Ledger, known_files
 from warehouse.quality import apply_explanations, refresh_cross_rules
-from warehouse.report import refresh_figures, refresh_section, refresh_status
+from warehouse.report import (refresh_figures, refresh_section, refresh_status, section_inputs,
+                              section_is_current)
 
 from . import checks
 from .checks import md_table
@@ -55,7 +56,7 @@ def selection(returns: set[str] | None) -> list[dg.AssetKey] | None:
     the previous period too)."""
     if returns is None or set(returns) >= set(RETURNS):
         return None
-    skipped = {STAGING[r].key for r in RETURNS if r not in returns}
+    skipped = {STAGING_KEYS[r] for r in RETURNS if r not in returns}
     return [key for a in ALL_ASSETS for key in a.keys if key not in skipped]
 
 
@@ -89,47 +90,63 @@ def landing_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                                           "unusable_or_skipped": md_table(["县区", "文件", "工作表", "类别", "说明"], notes)})
 
 
-def staging_asset(return_id: str) -> dg.AssetsDefinition:
-    ret = RETURNS[return_id]
-    key = dg.AssetKey(["staging", return_id])
+STAGING_KEYS = {rid: dg.AssetKey([GROUP_STAGING, rid]) for rid in RETURNS}
 
-    @dg.asset(key=key, partitions_def=period_partitions, group_name=GROUP_STAGING, pool=POOL, deps=[landing_inventory],
-              description=f"{ret.table_label} {ret.title}：采用中的版本 / {return_id}: rows of the versions in force",
-              check_specs=[
-                  dg.AssetCheckSpec("hard_rules_hold", asset=key, blocking=True,
-                                    description="采用中的数据满足全部强制性规则（只有程序缺陷才会失败） / what is in "
-                                                "staging satisfies every hard rule (fails only through a defect of ours)"),
-                  dg.AssetCheckSpec("submissions_clean", asset=key,
-                                    description="被退回的版本和待核实的警告 / rejected versions and open soft warnings"),
-              ])
-    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        period = context.partition_key
-        county, force = _scope(context)
-        counties = {county} if county else set(COUNTIES)
-        with warehouse.writing() as con:
-            entries = [e for e in _inventory(con, period, return_id) if not county or e.county_code == county]
-            ledger = Ledger(con, warehouse.settings.landing, warehouse.settings.pii_key(), warehouse.rules_version,
-                            warehouse.run_started)
-            outcomes = ledger.process(ret, period, entries, counties, force)
-            staged = None if _full_check(context) else {c for c, o in outcomes.items() if o.staged}
-            hard_check = checks.staging_hard_rules(con, ret, period, staged)
-            soft_check = checks.submissions_clean(con, ret, period)
-        if not hard_check.passed:
-            warehouse.fail()          # a defect of ours: nothing of this run is committed
-        rows = [[c, AREAS.get(c, c), o.state, o.rows, o.hard, o.soft, len(o.processed)] for c, o in outcomes.items()]
-        processed = sum(len(o.processed) for o in outcomes.values())
-        context.log.info(f"{return_id} {period}: {processed} version(s) parsed and checked, "
-                         f"{sum(o.state == 'accepted' for o in outcomes.values())} county(ies) in force")
-        return dg.MaterializeResult(
-            metadata={
-                "counties_in_force": sum(o.state == "accepted" for o in outcomes.values()),
-                "rows_in_force": sum(o.rows for o in outcomes.values()),
-                "versions_processed": processed,
-                "by_county": md_table(["县区代码", "县区", "状态", "行数", "强制性错误", "核实性警告", "本次处理版本"], rows),
-            },
-            check_results=[hard_check, soft_check])
 
-    return _asset
+def _staging_spec(ret) -> dg.AssetSpec:
+    return dg.AssetSpec(STAGING_KEYS[ret.return_id], group_name=GROUP_STAGING, deps=[landing_inventory],
+                        description=f"{ret.table_label} {ret.title}：采用中的版本 / {ret.return_id}: rows of the versions "
+                                    "in force")
+
+
+def _staging_checks(ret) -> list[dg.AssetCheckSpec]:
+    key = STAGING_KEYS[ret.return_id]
+    return [dg.AssetCheckSpec("hard_rules_hold", asset=key, blocking=True,
+                              description="采用中的数据满足全部强制性规则（只有程序缺陷才会失败） / what is in staging "
+                                          "satisfies every hard rule (fails only through a defect of ours)"),
+            dg.AssetCheckSpec("submissions_clean", asset=key,
+                              description="被退回的版本和待核实的警告 / rejected versions and open soft warnings")]
+
+
+@dg.multi_asset(name=GROUP_STAGING, specs=[_staging_spec(r) for r in RETURNS.values()],
+                check_specs=[c for r in RETURNS.values() for c in _staging_checks(r)],
+                partitions_def=period_partitions, pool=POOL, can_subset=True)
+def staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Staging of each return of the run's selection in turn: one asset per return, in one step (a
+    step costs more in Dagster's bookkeeping than a small return costs to check)."""
+    for return_id, key in STAGING_KEYS.items():
+        if key in context.selected_asset_keys:
+            yield _stage_return(context, warehouse, RETURNS[return_id], key)
+
+
+def _stage_return(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ret, key: dg.AssetKey
+                  ) -> dg.MaterializeResult:
+    period = context.partition_key
+    county, force = _scope(context)
+    counties = {county} if county else set(COUNTIES)
+    with warehouse.writing() as con:
+        entries = [e for e in _inventory(con, period, ret.return_id) if not county or e.county_code == county]
+        ledger = Ledger(con, warehouse.settings.landing, warehouse.settings.pii_key(), warehouse.rules_version,
+                        warehouse.run_started)
+        outcomes = ledger.process(ret, period, entries, counties, force)
+        staged = None if _full_check(context) else {c for c, o in outcomes.items() if o.staged}
+        hard_check = checks.staging_hard_rules(con, ret, period, staged, asset_key=key)
+        soft_check = checks.submissions_clean(con, ret, period, asset_key=key)
+    if not hard_check.passed:
+        warehouse.fail()          # a defect of ours: nothing of this run is committed
+    rows = [[c, AREAS.get(c, c), o.state, o.rows, o.hard, o.soft, len(o.processed)] for c, o in outcomes.items()]
+    processed = sum(len(o.processed) for o in outcomes.values())
+    context.log.info(f"{ret.return_id} {period}: {processed} version(s) parsed and checked, "
+                     f"{sum(o.state == 'accepted' for o in outcomes.values())} county(ies) in force")
+    return dg.MaterializeResult(
+        asset_key=key,
+        metadata={
+            "counties_in_force": sum(o.state == "accepted" for o in outcomes.values()),
+            "rows_in_force": sum(o.rows for o in outcomes.values()),
+            "versions_processed": processed,
+            "by_county": md_table(["县区代码", "县区", "状态", "行数", "强制性错误", "核实性警告", "本次处理版本"], rows),
+        },
+        check_results=[hard_check, soft_check])
 
 
 def _inventory(con, period: str, return_id: str) -> list[Entry]:
@@ -138,8 +155,6 @@ def _inventory(con, period: str, return_id: str) -> list[Entry]:
     cols = rel.columns
     return [Entry(**dict(zip(cols, r))) for r in rel.fetchall()]
 
-
-STAGING = {rid: staging_asset(rid) for rid in RETURNS}
 
 
 # ------------------------------------------------------------------ after staging: one step
@@ -154,7 +169,7 @@ PUBLICATION_KEY = dg.AssetKey(["report", "publication"])
 SECTION_KEYS = {s: dg.AssetKey(["report", s]) for s in SECTIONS}
 
 
-def _cross_return(period: str, con, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def _cross_return(period: str, con, warehouse: WarehouseResource, force: bool) -> dg.MaterializeResult:
     with phase("validate"):
         found = refresh_cross_rules(con, period)
         explained = apply_explanations(con, warehouse.settings.landing, period)
@@ -163,7 +178,7 @@ def _cross_return(period: str, con, warehouse: WarehouseResource) -> dg.Material
     return dg.MaterializeResult(asset_key=CROSS_KEY, metadata={**found, **explained, "open_soft_warnings": open_soft})
 
 
-def _status(period: str, con, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def _status(period: str, con, warehouse: WarehouseResource, force: bool) -> dg.MaterializeResult:
     refresh_status(con, period)
     rows = con.execute("select county_code, return_id, state, late, newer_rejected from landing.status "
                        "where period = ? order by county_code, return_id", [period]).fetchall()
@@ -180,15 +195,18 @@ def _status(period: str, con, warehouse: WarehouseResource) -> dg.MaterializeRes
 
 
 def _section(section: str):
-    def build(period: str, con, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def build(period: str, con, warehouse: WarehouseResource, force: bool) -> dg.MaterializeResult | None:
         with phase("aggregate"):
-            complete = refresh_section(con, period, section)
+            inputs = section_inputs(con, period, section)
+            if not force and section_is_current(con, period, section, inputs):
+                return None        # built from these very inputs: not materialised again
+            complete = refresh_section(con, period, section, inputs)
         return dg.MaterializeResult(asset_key=SECTION_KEYS[section],
                                     metadata={"areas": len(complete), "areas_complete": sum(complete.values())})
     return build
 
 
-def _figures(period: str, con, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def _figures(period: str, con, warehouse: WarehouseResource, force: bool) -> dg.MaterializeResult:
     with phase("aggregate"):
         refresh_figures(con, period)
     rows = con.execute("select figure_id, text, complete, reason from report.figures "
@@ -199,7 +217,7 @@ def _figures(period: str, con, warehouse: WarehouseResource) -> dg.MaterializeRe
     })
 
 
-def _publication(period: str, con, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def _publication(period: str, con, warehouse: WarehouseResource, force: bool) -> dg.MaterializeResult:
     with phase("report"):
         rep, paths = write_report(con, period, warehouse.settings.reports)
     differ = [[f.figure_id, computed, published] for f, computed, published, equal in rep.reconciliation if not equal]
@@ -215,18 +233,18 @@ def _publication(period: str, con, warehouse: WarehouseResource) -> dg.Materiali
 
 
 def _section_reads(section: str) -> list[dg.AssetKey]:
-    return [STAGING[r].key for r in sorted({r for f in section_figures(section) for r, _ in f.reads})]
+    return [STAGING_KEYS[r] for r in sorted({r for f in section_figures(section) for r, _ in f.reads})]
 
 
 # (spec, builder) in the order they are built
 BUILT_AFTER_STAGING = [
-    (dg.AssetSpec(CROSS_KEY, group_name=GROUP_STAGING, deps=[a.key for a in STAGING.values()],
+    (dg.AssetSpec(CROSS_KEY, group_name=GROUP_STAGING, deps=list(STAGING_KEYS.values()),
                   description="表间和跨期核实规则，以及县区说明 / cross-return and cross-period soft rules, and "
                               "explanations"), _cross_return),
-    (dg.AssetSpec(STATUS_KEY, group_name=GROUP_LANDING, deps=[*(a.key for a in STAGING.values()), CROSS_KEY],
+    (dg.AssetSpec(STATUS_KEY, group_name=GROUP_LANDING, deps=[*STAGING_KEYS.values(), CROSS_KEY],
                   description="报送状态：谁已报送、谁被退回、谁未报送 / who has submitted what, period × county × return"),
      _status),
-    *((dg.AssetSpec(SECTION_KEYS[s], group_name=GROUP_REPORT, deps=[STATUS_KEY, *_section_reads(s)],
+    *((dg.AssetSpec(SECTION_KEYS[s], group_name=GROUP_REPORT, deps=[STATUS_KEY, *_section_reads(s)], skippable=True,
                     description=f"{SECTION_LABELS[s]}：期别×地区，未修约 / section {s}, period × area, unrounded"),
        _section(s)) for s in SECTIONS),
     (dg.AssetSpec(FIGURES_KEY, group_name=GROUP_REPORT, deps=list(SECTION_KEYS.values()),
@@ -246,11 +264,15 @@ BUILT_AFTER_STAGING = [
                  dg.AssetCheckSpec("reconciles_with_published", asset=PUBLICATION_KEY,
                                    description="与公开发布的数字一致 / equals the published figures")])
 def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Everything after staging, each asset in turn (those of the run's selection)."""
+    """Everything after staging, each asset in turn (those of the run's selection); a section whose
+    inputs have not changed since it was built is left as it is (not with `--force`)."""
+    _, force = _scope(context)
     for spec, build in BUILT_AFTER_STAGING:
         if spec.key in context.selected_asset_keys:
             with warehouse.writing() as con:
-                yield build(context.partition_key, con, warehouse)
+                result = build(context.partition_key, con, warehouse, force)
+            if result is not None:
+                yield result
 
 
-ALL_ASSETS = [landing_inventory, *STAGING.values(), report]
+ALL_ASSETS = [landing_inventory, staging, report]

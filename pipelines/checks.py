@@ -2,7 +2,7 @@
 import dagster as dg
 
 from schemas.core import HARD, Context, Return
-from schemas.sqlrules import counts_sql, duplicates_sql
+from schemas.sqlrules import counts_sql, duplicate_count_sql
 from schemas.validate import unique_info
 from shangluo.config import cutoff
 
@@ -16,7 +16,8 @@ def md_table(header, rows) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def staging_hard_rules(con, ret: Return, period: str, counties: set[str] | None = None) -> dg.AssetCheckResult:
+def staging_hard_rules(con, ret: Return, period: str, counties: set[str] | None = None,
+                       asset_key: dg.AssetKey | None = None) -> dg.AssetCheckResult:
     """Every hard rule with a SQL form holds over staging; only accepted versions are there, one a county.
 
     `counties`: check the rows of these counties only, whose versions entered staging in this run
@@ -34,9 +35,8 @@ def staging_hard_rules(con, ret: Return, period: str, counties: set[str] | None 
     if ret.key:
         # a key that must start with its county's code cannot repeat across counties
         by_county = ret.unique_in == "county" or ret.field(ret.key[0]).county_prefix
-        dups = duplicates_sql(ret, table, "source_row", "county_code" if by_county else "",
-                              where if by_county else everywhere)
-        n = con.execute(f"select count(*) from ({dups})").fetchall()[0][0]
+        n = con.execute(duplicate_count_sql(ret, table, "county_code" if by_county else "",
+                                            where if by_county else everywhere)).fetchall()[0][0]
         if n:
             failing.append((unique_info(ret).rule_id, n))
     stray = con.execute(f"""
@@ -46,14 +46,15 @@ def staging_hard_rules(con, ret: Return, period: str, counties: set[str] | None 
     if stray:
         failing.append(("staging.only_accepted_versions", stray))
     rows = con.execute(f"select count(*) from {table} where {where}").fetchall()[0][0]
-    return dg.AssetCheckResult(check_name="hard_rules_hold", passed=not failing, severity=dg.AssetCheckSeverity.ERROR,
+    return dg.AssetCheckResult(asset_key=asset_key, check_name="hard_rules_hold", passed=not failing,
+                               severity=dg.AssetCheckSeverity.ERROR,
                                metadata={"failing_rules": md_table(["规则 rule", "行数 rows"], failing),
                                          "failing_rule_count": len(failing), "rows_checked": rows,
                                          "scope": "all of staging" if counties is None else
                                                   "versions staged in this run: " + (", ".join(sorted(counties)) or "none")})
 
 
-def submissions_clean(con, ret: Return, period: str) -> dg.AssetCheckResult:
+def submissions_clean(con, ret: Return, period: str, asset_key: dg.AssetKey | None = None) -> dg.AssetCheckResult:
     """Rejected versions and open soft warnings of this return, with masked samples."""
     rejected = con.execute("select county_code, source, sheet, hard_count from landing.submissions where period = ? "
                            "and return_id = ? and status = 'rejected' order by county_code", [period, ret.return_id]).fetchall()
@@ -67,7 +68,8 @@ def submissions_clean(con, ret: Return, period: str) -> dg.AssetCheckResult:
         "order by v.severity, v.county_code, v.source_row limit ?", [period, ret.return_id, SAMPLE_ROWS]).fetchall()
     open_soft = sum(n for sev, st, n in counts if sev == "soft" and st == "open")
     return dg.AssetCheckResult(
-        check_name="submissions_clean", passed=not rejected and not open_soft, severity=dg.AssetCheckSeverity.WARN,
+        asset_key=asset_key, check_name="submissions_clean", passed=not rejected and not open_soft,
+        severity=dg.AssetCheckSeverity.WARN,
         metadata={"rejected_versions": len(rejected), "open_soft_warnings": open_soft,
                   "hard_violations": sum(n for sev, _, n in counts if sev == "hard"),
                   "rejected": md_table(["县区", "文件", "工作表", "强制性错误"], rejected),

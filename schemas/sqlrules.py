@@ -60,3 +60,12 @@ def duplicates_sql(ret: Return, table: str, row_column: str, scope: str, where: 
     return (f"select {row_column} as row from (select *, row_number() over (partition by {partition} "
             f"order by {row_column}) as n from {table} where ({where}) and {not_null}) where n > 1")
 
+
+
+def duplicate_count_sql(ret: Return, table: str, scope: str, where: str = "true") -> str:
+    """The number of rows `duplicates_sql` lists, by one aggregate instead of a window (the blocking
+    asset check needs the count only)."""
+    group = ", ".join(x for x in (scope, *(f'"{k}"' for k in ret.key)) if x)
+    not_null = " and ".join(f'"{k}" is not null' for k in ret.key)
+    return (f"select coalesce(sum(n - 1), 0)::bigint from (select count(*) as n from {table} "
+            f"where ({where}) and {not_null} group by {group} having count(*) > 1)")

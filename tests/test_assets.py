@@ -39,7 +39,8 @@ def test_materialize_one_period_and_no_clear_id_anywhere(tmp_path, instance, mon
     result = dg.materialize(ALL_ASSETS, partition_key="2022", instance=instance,
                             resources={"warehouse": WarehouseResource(landing=str(landing), warehouse=str(wh))})
     assert result.success
-    meta = result.asset_materializations_for_node("staging__monitoring_households")[0].metadata
+    (meta,) = [m.metadata for m in result.asset_materializations_for_node("staging")
+               if m.asset_key == dg.AssetKey(["staging", "monitoring_households"])]
     assert meta["counties_in_force"].value == 7 and meta["rows_in_force"].value == 9888
     assert query(wh, "select count(*) from staging.monitoring_households")[0][0] == 9888
     assert query(wh, "select count(*) from report.figures where period = '2022' and not complete")[0][0] == 16  # P-1

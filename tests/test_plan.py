@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from decimal import Decimal
 
 import dagster as dg
 import duckdb
@@ -11,7 +12,7 @@ import duckdb
 from sample.generate import build, csv_bytes, sheet_rows, write_xlsx
 from shangluo.landing import changed_returns, scan_period
 
-from .conftest import ROOT, SAMPLE, TEST_KEY, cli_env, shangluo
+from .conftest import ROOT, SAMPLE, TEST_KEY, cli_env, query, shangluo
 
 T0 = 1_700_000_000_000_000_000        # a fixed modification time (ns), so that only our edits change it
 
@@ -72,6 +73,7 @@ def test_a_change_the_run_did_not_read_is_still_a_change_for_the_next(tmp_path, 
     from pipelines.assets import period_partitions, selection
     from pipelines.definitions import defs
     from shangluo.config import rules_version
+    from warehouse.figures import figures
     from warehouse.ledger import returns_to_read
 
     landing = tmp_path / "landing"
@@ -104,8 +106,11 @@ def test_a_change_the_run_did_not_read_is_still_a_change_for_the_next(tmp_path, 
     assert to_read() == {"employment", "industry"}
 
     result = run({"employment"})
-    staged = {e.asset_key.path[1] for e in result.get_asset_materialization_events() if e.asset_key.path[0] == "staging"}
-    assert staged == {"employment"}
+    done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {k for k in done if k.startswith("staging/")} == {"staging/employment"}
+    # of the sections, those that read 表6 (in P or P-1) are built again, the others are current
+    sections = {k.split("/")[1] for k in done if k.startswith("report/")} - {"figures", "publication"}
+    assert sections == {f.section for f in figures() if any(r == "employment" for r, _ in f.reads)} == {"employment"}
     checks = {e.asset_key.path[1]: e for e in result.get_asset_check_evaluations() if e.check_name == "hard_rules_hold"}
     assert list(checks) == ["employment"] and checks["employment"].metadata["rows_checked"].value == 1
     assert to_read() == {"industry"}                                            # not read yet: still a change
@@ -133,4 +138,29 @@ def test_the_cli_reads_again_only_what_changed(tmp_path, landing_copy, monkeypat
             run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=100).records} for run in runs]
     assert len(done[0]) == 23                                                    # every asset
     assert {k for k in done[1] if k.startswith("staging/")} == {"staging/employment"}
-    assert {"landing/inventory", "report/monitoring", "report/figures", "report/publication"} <= done[1]
+    assert {"landing/inventory", "landing/status", "report/figures", "report/publication"} <= done[1]
+    assert not {k for k in done[1] if k.startswith("report/")} - {"report/figures", "report/publication"}  # same version
+
+
+def test_a_correction_in_p_minus_1_reaches_the_sections_of_p(tmp_path, landing_copy):
+    """Sections are built again only when what they read changed, P-1 included: a corrected 2021
+    return rebuilds 2021's section and, through it, the `_previous` column of 2022's."""
+    env = cli_env(tmp_path, landing_copy)
+    shangluo("run", env=env)
+    wh = tmp_path / "warehouse.duckdb"
+    sql = ("select period, employed_persons, employed_persons_previous, inputs_digest from report.employment "
+           "where area_code = '611000' order by period")
+    (p21, v21, _, d21), (p22, v22, prev22, d22) = query(wh, sql)
+    assert prev22 == v21
+    row = dict(build("2021")["employment"]["611024"][0])
+    row["employed_persons"] += 1000
+    (landing_copy / "2021" / "611024" / "employment.csv").write_bytes(csv_bytes("employment", [row], "utf-8-sig", "en"))
+    out = shangluo("run", env=env).stdout
+    assert "2021: 重新读取 / reading again: employment" in out and "2022: 重新读取 / reading again: 无" in out
+    (_, w21, _, e21), (_, w22, prev, e22) = query(wh, sql)
+    assert w21 - v21 == Decimal("0.1") and prev == w21 and w22 == v22       # 1000 persons are 0.1 万人
+    assert e21 != d21 and e22 != d22
+    industry = "select period, inputs_digest from report.industry order by period"
+    before = query(wh, industry)
+    shangluo("run", "--period", "2022", env=env)                            # nothing changed: nothing rebuilt
+    assert query(wh, industry) == before and query(wh, sql)[1][3] == e22

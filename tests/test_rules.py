@@ -11,7 +11,7 @@ import pytest
 
 from schemas.core import COUNTIES, Context
 from schemas.read import locate, parts_of
-from schemas.sqlrules import counts_sql, duplicates_sql, predicates, violations_sql
+from schemas.sqlrules import counts_sql, duplicate_count_sql, duplicates_sql, predicates, violations_sql
 from schemas.validate import check
 
 from .conftest import SAMPLE, cli_env, query, shangluo, tree_digest
@@ -105,6 +105,7 @@ def test_both_paths_of_the_catalogue_find_the_same_violations(corpus_build):
                 if part.ret.key and part.ret.unique_in in ("county", "city"):
                     dups = {loc.source_rows[i] for i, in con.sql(duplicates_sql(part.ret, "typed", "__i", "")).fetchall()}
                     assert dups == {f.source_row for f in checked.findings if f.rule_id.endswith(".unique")}, path
+                    assert con.sql(duplicate_count_sql(part.ret, "typed", "")).fetchall()[0][0] == len(dups), path
                 compared += len(pandera)
     assert compared >= 8
 

@@ -215,6 +215,9 @@ def section_columns(section: str) -> dict[str, tuple[str, str]]:
         cols[f"{f.figure_id}_previous"] = (None, f"{f.label_zh}上期值（{f.unit}） / {f.figure_id} of period P-1")
         cols[f"{f.figure_id}_change"] = (None, f"{f.label_zh}比上期增减（{f.unit}） / {f.figure_id}: change against P-1")
     cols["complete"] = ("BOOLEAN", "本部分所有指标完整 / every figure of the section is complete")
+    cols["inputs_digest"] = ("VARCHAR", "计算来源指纹：所读报表的采用版本、上期本表和计算程序；未变则不重算 / digest of "
+                                        "what the row was built from (versions in force read, P-1's rows, the code): "
+                                        "unchanged, the section is not built again")
     return cols
 
 

@@ -6,7 +6,11 @@ no denominator) is in force, and `reason` names the missing counties and returns
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -79,8 +83,52 @@ def _set_period(con, period: str):
     con.execute(f"set variable previous_period = '{int(period) - 1}'")
 
 
-def refresh_section(con: duckdb.DuckDBPyConnection, period: str, section: str) -> dict[str, bool]:
-    """Rebuild report.<section> for `period`: one row per area; returns area -> complete."""
+@cache
+def code_version() -> str:
+    """A digest of this package's code, SQL and figure definitions."""
+    h = hashlib.sha256()
+    root = Path(__file__).parent
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".sql", ".csv")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _built_from(con, period: str, section: str) -> str | None:
+    """The inputs digest report.<section> of `period` was built from (None: not built, or built
+    before the table had the column)."""
+    has = con.execute("select count(*) from duckdb_columns() where schema_name = 'report' and table_name = ? "
+                      "and column_name = 'inputs_digest'", [section]).fetchall()[0][0]
+    if not has:
+        return None
+    lo, hi = con.execute(f"select min(inputs_digest), max(inputs_digest) from report.{section} where period = ?",
+                         [period]).fetchall()[0]
+    return lo if lo == hi else None
+
+
+def section_inputs(con: duckdb.DuckDBPyConnection, period: str, section: str) -> str:
+    """A digest of all report.<section> of `period` is built from: the versions in force of the
+    returns its figures read, in P and P-1 (staging holds exactly their rows, and `complete` follows
+    from them), the digest P-1's rows were built from (their values are the `_previous` columns),
+    and the code."""
+    previous = str(int(period) - 1)
+    reads = sorted({r for f in section_figures(section) for r, _ in f.reads})
+    in_force = con.execute("select period, county_code, return_id, submission_id from landing.status "
+                           "where period in (?, ?) and return_id in (select unnest(?)) and state = 'accepted' "
+                           "order by all", [period, previous, reads]).fetchall()
+    payload = [code_version(), section, period, in_force, _built_from(con, previous, section)]
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
+
+
+def section_is_current(con: duckdb.DuckDBPyConnection, period: str, section: str, inputs: str) -> bool:
+    """report.<section> of `period` was built from these very inputs: building it again changes nothing."""
+    return _built_from(con, period, section) == inputs
+
+
+def refresh_section(con: duckdb.DuckDBPyConnection, period: str, section: str, inputs: str | None = None
+                    ) -> dict[str, bool]:
+    """Rebuild report.<section> for `period`: one row per area; returns area -> complete.
+    `inputs`: the digest of what it is built from (`section_inputs`), kept on every row."""
     _set_period(con, period)
     in_force = _in_force(con, [period, str(int(period) - 1)])
     sql = section_sql(section)
@@ -102,7 +150,8 @@ def refresh_section(con: duckdb.DuckDBPyConnection, period: str, section: str) -
             row[f"{fig.figure_id}_previous"] = before
             row[f"{fig.figure_id}_change"] = None if before is None or row[fig.figure_id] is None \
                 else row[fig.figure_id] - before
-        row.update(period=period, area_name=AREAS[area], complete=complete)
+        row.update(period=period, area_name=AREAS[area], complete=complete,
+                   inputs_digest=inputs or section_inputs(con, period, section))
     con.execute(f"delete from report.{section} where period = ?", [period])
     if rows:
         cols = list(rows[0])
