@@ -1,5 +1,8 @@
 """Assets, one per concept, all partitioned by period: the landing inventory, staging per return,
-the submission status, one table per report section, and the figures.
+the cross-return rules, the submission status, one table per report section, the figures and the
+report.  Three steps build them: `landing/inventory`, the multi-asset `staging` (the returns of
+the run's selection) and the multi-asset `report` (everything after staging, in order), since a
+Dagster step costs more in bookkeeping than a small return or a section costs to build.
 
 Each asset writes the warehouse itself through the run's transaction and returns a
 `MaterializeResult` with metadata: nothing is pickled into DAGSTER_HOME, so no clear ID number
@@ -154,7 +157,6 @@ def _inventory(con, period: str, return_id: str) -> list[Entry]:
                   params=[period, return_id])
     cols = rel.columns
     return [Entry(**dict(zip(cols, r))) for r in rel.fetchall()]
-
 
 
 # ------------------------------------------------------------------ after staging: one step
