@@ -20,7 +20,7 @@ from schemas.core import AREAS, COUNTIES
 from shangluo.landing import Entry, scan_period
 from shangluo.timing import phase
 from warehouse.db import insert_arrow
-from warehouse.figures import SECTION_LABELS, SECTIONS, section_figures
+from warehouse.figures import SECTION_LABELS, SECTIONS, section_reads
 from warehouse.ledger import Ledger, known_files
 from warehouse.quality import apply_explanations, refresh_cross_rules
 from warehouse.report import (refresh_figures, refresh_section, refresh_status, section_inputs,
@@ -42,8 +42,7 @@ def _scope(context: dg.AssetExecutionContext) -> tuple[str | None, bool]:
 
 def _full_check(context: dg.AssetExecutionContext) -> bool:
     """Check all of staging, not only the versions staged in this run (`--force`, the nightly run)."""
-    tags = context.run.tags
-    return tags.get("shangluo/force") == "true" or tags.get("shangluo/check") == "all"
+    return _scope(context)[1] or context.run.tags.get("shangluo/check") == "all"
 
 
 def _returns_read(context: dg.AssetExecutionContext) -> set[str] | None:
@@ -55,8 +54,8 @@ def _returns_read(context: dg.AssetExecutionContext) -> set[str] | None:
 
 def selection(returns: set[str] | None) -> list[dg.AssetKey] | None:
     """The assets of a run that reads `returns` again (None: every asset).  Staging of the other
-    returns is left as it is; everything after staging is always rebuilt (it is cheap and reads
-    the previous period too)."""
+    returns is left as it is; everything after staging is in the run (it reads the previous period
+    too; `report` itself leaves a section whose inputs are unchanged)."""
     if returns is None or set(returns) >= set(RETURNS):
         return None
     skipped = {STAGING_KEYS[r] for r in RETURNS if r not in returns}
@@ -234,10 +233,6 @@ def _publication(period: str, con, warehouse: WarehouseResource, force: bool) ->
                                 check_results=[check])
 
 
-def _section_reads(section: str) -> list[dg.AssetKey]:
-    return [STAGING_KEYS[r] for r in sorted({r for f in section_figures(section) for r, _ in f.reads})]
-
-
 # (spec, builder) in the order they are built
 BUILT_AFTER_STAGING = [
     (dg.AssetSpec(CROSS_KEY, group_name=GROUP_STAGING, deps=list(STAGING_KEYS.values()),
@@ -246,7 +241,8 @@ BUILT_AFTER_STAGING = [
     (dg.AssetSpec(STATUS_KEY, group_name=GROUP_LANDING, deps=[*STAGING_KEYS.values(), CROSS_KEY],
                   description="报送状态：谁已报送、谁被退回、谁未报送 / who has submitted what, period × county × return"),
      _status),
-    *((dg.AssetSpec(SECTION_KEYS[s], group_name=GROUP_REPORT, deps=[STATUS_KEY, *_section_reads(s)], skippable=True,
+    *((dg.AssetSpec(SECTION_KEYS[s], group_name=GROUP_REPORT, skippable=True,
+                    deps=[STATUS_KEY, *(STAGING_KEYS[r] for r in section_reads(s))],
                     description=f"{SECTION_LABELS[s]}：期别×地区，未修约 / section {s}, period × area, unrounded"),
        _section(s)) for s in SECTIONS),
     (dg.AssetSpec(FIGURES_KEY, group_name=GROUP_REPORT, deps=list(SECTION_KEYS.values()),

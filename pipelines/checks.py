@@ -33,8 +33,7 @@ def staging_hard_rules(con, ret: Return, period: str, counties: set[str] | None 
     failing = con.execute(counts_sql(ret, ctx, table, where, county_sql="county_code", staged=True, severity=HARD)
                           ).fetchall()
     if ret.key:
-        # a key that must start with its county's code cannot repeat across counties
-        by_county = ret.unique_in == "county" or ret.field(ret.key[0]).county_prefix
+        by_county = ret.key_within_county
         n = con.execute(duplicate_count_sql(ret, table, "county_code" if by_county else "",
                                             where if by_county else everywhere)).fetchall()[0][0]
         if n:

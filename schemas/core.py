@@ -151,6 +151,12 @@ class Return:
         raise KeyError(name)
 
     @property
+    def key_within_county(self) -> bool:
+        """The business key can repeat only inside one county: it is unique per county, or it must
+        start with its county's code (so a city-wide uniqueness rule needs no look across counties)."""
+        return self.unique_in == "county" or (bool(self.key) and self.field(self.key[0]).county_prefix)
+
+    @property
     def names(self) -> list[str]:
         return [f.name for f in self.fields]
 

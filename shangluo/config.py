@@ -80,11 +80,16 @@ def deadline(period: str) -> datetime | None:
     return d
 
 
-@cache
-def rules_version() -> str:
-    """A digest of the declarations and checks: a change to any rule re-checks every submission."""
+def code_digest(folder: Path, suffixes: tuple[str, ...] = (".py",)) -> str:
+    """A digest of the files of `folder` with these suffixes: their paths and bytes."""
     h = hashlib.sha256()
-    for path in sorted((ROOT / "schemas").rglob("*.py")):
+    for path in sorted(p for p in folder.rglob("*") if p.suffix in suffixes):
         h.update(path.relative_to(ROOT).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:12]
+
+
+@cache
+def rules_version() -> str:
+    """A digest of the declarations and checks: a change to any rule re-checks every submission."""
+    return code_digest(ROOT / "schemas")

@@ -86,3 +86,8 @@ def figures() -> tuple[Figure, ...]:
 
 def section_figures(section: str) -> tuple[Figure, ...]:
     return tuple(f for f in figures() if f.section == section)
+
+
+def section_reads(section: str) -> list[str]:
+    """The returns a section's figures read (in P, P-1 or both)."""
+    return sorted({r for f in section_figures(section) for r, _ in f.reads})

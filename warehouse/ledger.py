@@ -159,8 +159,7 @@ class Ledger:
             "and status = 'accepted'", [period, ret.return_id]).fetchall())
         plans = {county: self._versions(ret, period, county, by_county.get(county, []), force)
                  for county in sorted(counties | set(by_county) | {c for c in in_force if c in counties})}
-        if ret.unique_in == "city" and ret.key and not ret.field(ret.key[0]).county_prefix:
-            # (a key that must start with its county's code cannot repeat in another county's accepted rows)
+        if ret.key and not ret.key_within_county:
             self._city_unique(ret, period, plans, in_force)
         return {county: self._decide(ret, period, plan, in_force.get(county), force) for county, plan in plans.items()}
 

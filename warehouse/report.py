@@ -17,10 +17,10 @@ import pyarrow as pa
 
 from schemas.catalogue import RETURN_IDS, RETURNS
 from schemas.core import AREAS, CITY_CODE, COUNTIES
-from shangluo.config import deadline
+from shangluo.config import code_digest, deadline
 
 from .db import ensure_section_table, insert_arrow, section_sql
-from .figures import SECTIONS, VALUE_SCALE, Figure, section_figures
+from .figures import SECTIONS, VALUE_SCALE, Figure, section_figures, section_reads
 
 
 def refresh_status(con: duckdb.DuckDBPyConnection, period: str):
@@ -86,12 +86,7 @@ def _set_period(con, period: str):
 @cache
 def code_version() -> str:
     """A digest of this package's code, SQL and figure definitions."""
-    h = hashlib.sha256()
-    root = Path(__file__).parent
-    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".sql", ".csv")):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:12]
+    return code_digest(Path(__file__).parent, (".py", ".sql", ".csv"))
 
 
 def _built_from(con, period: str, section: str) -> str | None:
@@ -112,7 +107,7 @@ def section_inputs(con: duckdb.DuckDBPyConnection, period: str, section: str) ->
     from them), the digest P-1's rows were built from (their values are the `_previous` columns),
     and the code."""
     previous = str(int(period) - 1)
-    reads = sorted({r for f in section_figures(section) for r, _ in f.reads})
+    reads = section_reads(section)
     in_force = con.execute("select period, county_code, return_id, submission_id from landing.status "
                            "where period in (?, ?) and return_id in (select unnest(?)) and state = 'accepted' "
                            "order by all", [period, previous, reads]).fetchall()
