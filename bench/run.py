@@ -92,7 +92,7 @@ def bench_size(size: int, repeat: int) -> dict:
                "SHANGLUO_WAREHOUSE": str(work / "wh.duckdb"), "SHANGLUO_DAGSTER_STATE": str(work / "dagster"),
                "SHANGLUO_DAGSTER_COMPUTE_LOGS": str(work / "dagster" / "logs"), "SHANGLUO_REPORTS": str(work / "reports"),
                "SHANGLUO_TIMINGS": str(work / "timings.json")}
-        cli = [sys.executable, "-m", "shangluo.cli"]
+        cli = [sys.executable, "-m", "cli.main"]
         results["run"].append(measure([*cli, "run", "--period", PERIOD], env)[:2])
         phases.append(json.loads((work / "timings.json").read_text()))
         results["floor"].append(measure([sys.executable, str(ROOT / "bench" / "floor.py"), str(copy), PERIOD,

@@ -28,7 +28,7 @@ def cli_env(tmp: Path, landing: Path | None = None, **extra) -> dict[str, str]:
 
 
 def shangluo(*args: str, env: dict[str, str], check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "shangluo.cli", *args], env=env, cwd=ROOT, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "cli.main", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"shangluo {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")

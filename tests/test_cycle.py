@@ -145,7 +145,7 @@ def test_two_runs_started_together_both_end_cleanly(tmp_path, landing_copy):
     for wait, codes in (("120", {0}), ("0", {0, 3})):
         tmp = tmp_path / f"wait{wait}"
         env = cli_env(tmp, landing_copy, SHANGLUO_LOCK_WAIT_SECONDS=wait)
-        procs = [subprocess.Popen([sys.executable, "-m", "shangluo.cli", "run"], cwd=ROOT, env=env,
+        procs = [subprocess.Popen([sys.executable, "-m", "cli.main", "run"], cwd=ROOT, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
         outs = [p.communicate(timeout=600) for p in procs]
         got = sorted(p.returncode for p in procs)

@@ -25,7 +25,7 @@ def _free_port() -> int:
 def test_dagster_dev_shows_the_graph(tmp_path):
     port = _free_port()
     env = cli_env(tmp_path, SHANGLUO_SETTLE_SECONDS="3600")
-    proc = subprocess.Popen([sys.executable, "-m", "shangluo.cli", "dev", "--port", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "dev", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:

@@ -126,7 +126,7 @@ def test_a_killed_run_leaves_the_warehouse_as_before_or_as_finished(tmp_path, la
     assert finished != first
     for delay in (0.5, 2.0, 4.0, 6.0, 8.0, 10.0):
         shutil.copy(before, wh)
-        proc = subprocess.Popen([sys.executable, "-m", "shangluo.cli", "run", "--force"], cwd=ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--force"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGKILL)

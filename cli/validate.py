@@ -18,7 +18,7 @@ from schemas import engine
 from schemas.read import is_system_file, parts_of
 from schemas.validate import check_part
 
-from .config import cutoff
+from shangluo.config import cutoff
 
 COLUMNS = ("period", "county_code", "return_id", "submission_id", "source", "sheet", "source_row", "column_header",
            "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation")

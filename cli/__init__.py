@@ -1,0 +1,1 @@
+"""`shangluo`: the command line (one module per command; `main` parses the arguments)."""

@@ -1,0 +1,64 @@
+"""`shangluo`: the command line for what is not Dagster's.
+
+    shangluo run [--period P] [--county C] [--force]     materialise everything in-process
+    shangluo validate PATH... [--period P] [--county C] [--json]
+    shangluo sql "select ..."                            read-only query of the warehouse
+    shangluo report --period P --out DIR                 the report, its tables, reconciliation and revisions
+    shangluo publish --period P                          freeze the figures as a published vintage
+    shangluo template [RETURN_ID...] --out DIR           blank Excel returns for the clerks
+    shangluo dev                                         the Dagster UI on 127.0.0.1
+
+Exit codes: 0 done (rejected submissions are data, not failure); 1 hard errors (validate) or a
+failed run; 2 bad usage or unusable input; 3 the warehouse is busy.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="shangluo", description="商洛市乡村振兴统计报表 / Shangluo rural-revitalisation returns")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="materialise everything in-process (bundled sample unless SHANGLUO_LANDING is set)")
+    p.add_argument("--period")
+    p.add_argument("--county")
+    p.add_argument("--force", action="store_true", help="parse and check again even what has not changed")
+    p.set_defaults(func="run:cmd_run")
+    p = sub.add_parser("validate", help="check return files before sending them; no warehouse needed")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--period")
+    p.add_argument("--county")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--xlsx", type=Path, help="write a 审核反馈表 workbook for the clerk")
+    p.set_defaults(func="validate:validate_paths")
+    p = sub.add_parser("sql", help="a read-only query of the warehouse")
+    p.add_argument("query")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func="sql:cmd_sql")
+    p = sub.add_parser("report", help="the report of a period: report-P.md, report-P.html, tables-P.xlsx")
+    p.add_argument("--period", required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func="outputs:cmd_report")
+    p = sub.add_parser("publish", help="freeze the figures of a period as a published vintage")
+    p.add_argument("--period", required=True)
+    p.add_argument("--note")
+    p.set_defaults(func="outputs:cmd_publish")
+    p = sub.add_parser("template", help="blank Excel returns with drop-downs and instructions")
+    p.add_argument("returns", nargs="*", metavar="RETURN_ID")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func="outputs:cmd_template")
+    p = sub.add_parser("dev", help="the Dagster UI on 127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func="dev:cmd_dev")
+    args = ap.parse_args(argv)
+    if args.command == "run" and args.period and not (args.period.isdigit() and len(args.period) == 4):
+        ap.error("--period is a year such as 2022")
+    module, name = args.func.split(":")      # each command imports only what it needs
+    return getattr(importlib.import_module(f"cli.{module}"), name)(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
