@@ -32,7 +32,7 @@ def cmd_run(args) -> int:
     except ConfigError as exc:
         _say(str(exc))
         return EXIT_USAGE
-    from shangluo.landing import periods as landing_periods
+    from intake.landing import periods as landing_periods
     periods = [args.period] if args.period else landing_periods(settings.landing)
     if not periods:
         _say(f"接收目录中没有报告期 / no period folder in {settings.landing}")
@@ -55,7 +55,7 @@ def _run_periods(settings: Settings, periods: list[str], args, con) -> int:
 
     from pipelines.assets import ALL_ASSETS, period_partitions, selection
     from pipelines.resources import WarehouseResource
-    from warehouse.ledger import returns_to_read
+    from intake.ledger import returns_to_read
 
     from shangluo.config import rules_version
 

@@ -17,11 +17,11 @@ import pyarrow as pa
 from publish.report import write as write_report
 from schemas.catalogue import RETURNS
 from schemas.core import AREAS, COUNTIES
-from shangluo.landing import Entry, scan_period
+from intake.landing import Entry, scan_period
 from shangluo.timing import phase
 from warehouse.db import insert_arrow
 from warehouse.figures import SECTION_LABELS, SECTIONS, section_reads
-from warehouse.ledger import Ledger, known_files
+from intake.ledger import Ledger, known_files
 from warehouse.quality import apply_explanations, refresh_cross_rules
 from warehouse.report import (refresh_figures, refresh_section, refresh_status, section_inputs,
                               section_is_current)

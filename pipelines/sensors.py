@@ -20,8 +20,8 @@ from pathlib import Path
 import dagster as dg
 
 from shangluo.config import Settings
-from shangluo.landing import periods as landing_periods
-from shangluo.landing import returns_named
+from intake.landing import periods as landing_periods
+from intake.landing import returns_named
 
 from .assets import ALL_ASSETS, period_partitions, selection
 
