@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import tempfile
 from functools import wraps
 from pathlib import Path
@@ -296,9 +297,13 @@ async def upload(request: Request):
             if size > files.max_upload_bytes():
                 break
             fh.write(block)
-    if size > files.max_upload_bytes():
-        path.unlink()
-        return await _county_with_error(request, "文件太大 / the file is too large")
+    try:
+        if size > files.max_upload_bytes():
+            raise files.Refused("文件太大 / the file is too large")
+        files.check_unpacked(path)
+    except files.Refused as exc:
+        shutil.rmtree(folder)
+        return await _county_with_error(request, str(exc))
     from cli.validate import check_file
     import io
     log = io.StringIO()

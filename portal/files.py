@@ -57,6 +57,20 @@ def check_type(suffix: str, head: bytes):
         raise Refused("文件内容不是CSV文本 / the file is not CSV text")
 
 
+def max_unpacked_bytes() -> int:
+    return int(float(os.environ.get("SHANGLUO_PORTAL_MAX_UNPACKED_MB", "1024")) * 2**20)
+
+
+def check_unpacked(path: Path):
+    """A workbook is a zip: its unpacked size is bounded as well as its size on disk."""
+    import zipfile
+    if path.suffix.lower() == ".xlsx" and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            if sum(i.file_size for i in z.infolist()) > max_unpacked_bytes():
+                raise Refused(f"工作簿解压后超过{max_unpacked_bytes() // 2**20} MB / the workbook unpacks to more "
+                              f"than {max_unpacked_bytes() // 2**20} MB")
+
+
 def stored_name(filename: str, suffix: str, chosen: str | None) -> str:
     """The server's name for an upload: `<return_id>.<ext>`, or `workbook.<ext>` for a county workbook."""
     if chosen:

@@ -23,7 +23,7 @@ def warehouse():
         raise Unavailable("数据仓库尚未建立（流水线还没有运行）", "there is no warehouse yet: the pipeline has not run")
     try:
         con = engine.connect(str(path), read_only=True)
-    except duckdb.IOException as exc:
+    except duckdb.Error as exc:                 # held by the pipeline's writer (a lock), or being created
         raise Unavailable("流水线正在运行，数据仓库暂时不可读，请稍后刷新",
                           "the pipeline is writing the warehouse: refresh in a moment") from exc
     try:

@@ -1,0 +1,239 @@
+"""The returns portal at the HTTP level: a clerk's journey, and attacks on the access rules.
+
+Real parts: the Starlette application in process (TestClient speaks HTTP to it), a real SQLite
+portal database, real argon2 hashes, a temporary landing folder copied from the sample."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import ROOT, SAMPLE, TEST_KEY
+
+PERIOD, COUNTY, OTHER = "2022", "611021", "611022"
+PASSWORD = "correct horse battery"
+HEADER = "农村低保和特困供养人数,低保和特困供养资金(万元),临时救助人次,临时救助资金(万元)\n"
+BAD = (HEADER + "29361,1.00,-5,1290.71\n").encode("gb18030")          # hard: 临时救助人次 below 0
+FIXED = (HEADER + "29361,1.00,12849,1290.71\n").encode("gb18030")     # soft: 低保资金 per person
+T3 = "表3 兜底保障.csv"
+
+
+@pytest.fixture
+def portal(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    for county in (COUNTY, OTHER):
+        shutil.copytree(SAMPLE / PERIOD / county, landing / PERIOD / county)
+    monkeypatch.setenv("SHANGLUO_LANDING", str(landing))
+    monkeypatch.setenv("SHANGLUO_WAREHOUSE", str(tmp_path / "wh" / "warehouse.duckdb"))
+    monkeypatch.setenv("SHANGLUO_PII_KEY", TEST_KEY)
+    monkeypatch.setenv("SHANGLUO_PORTAL_DB", str(tmp_path / "portal" / "portal.sqlite"))
+    from portal import auth
+    from portal.app import create_app
+    auth.add_user("lin", COUNTY, "clerk", PASSWORD)
+    auth.add_user("zhao", OTHER, "clerk", PASSWORD)
+    auth.add_user("wang", "city", "analyst", PASSWORD)
+    app = create_app()
+
+    def client():
+        return TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
+    return {"client": client, "landing": landing, "tmp": tmp_path, "db": tmp_path / "portal" / "portal.sqlite"}
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client: TestClient, name: str, password: str = PASSWORD):
+    page = client.get("/login")
+    return client.post("/login", data={"name": name, "password": password, "csrf": csrf_of(page.text)})
+
+
+def signed_in(portal, name: str) -> tuple[TestClient, str]:
+    c = portal["client"]()
+    assert sign_in(c, name).status_code == 303
+    home = c.get("/", follow_redirects=True)
+    assert home.status_code == 200
+    return c, csrf_of(home.text)
+
+
+def upload(c: TestClient, csrf: str, data: bytes, name: str = T3, county: str = COUNTY, **fields):
+    return c.post(f"/county/{county}/upload", data={"csrf": csrf, **fields}, files={"file": (name, data, "text/csv")})
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def landing_digest(landing: Path) -> dict[str, str]:
+    return {p.relative_to(landing).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(landing.rglob("*")) if p.is_file()}
+
+
+def test_clerk_checks_then_submits_and_the_audit_log_records_it(portal):
+    c, csrf = signed_in(portal, "lin")
+    landing = portal["landing"]
+    before = landing_digest(landing)
+
+    bad = upload(c, csrf, BAD)
+    assert bad.status_code == 303 and bad.headers["location"].startswith("/upload/")
+    page = c.get(bad.headers["location"]).text
+    assert "1 个强制性错误" in page and "临时救助人次不能小于0" in page and 'id="submit"' not in page
+    assert landing_digest(landing) == before                      # checking never touches landing
+    refused = c.post(bad.headers["location"] + "/submit", data={"csrf": csrf})
+    assert refused.status_code == 400 and landing_digest(landing) == before
+
+    fixed = upload(c, csrf, FIXED)
+    page = c.get(fixed.headers["location"]).text
+    assert "无强制性错误；1 个核实性警告" in page and "低保和特困供养资金人均不在500–20000元之间" in page
+    done = c.post(fixed.headers["location"] + "/submit",
+                  data={"csrf": csrf, "e0": "=2022年统一调整发放口径，单位为万元，数据无误"})
+    assert done.status_code == 303
+    after = landing_digest(landing)
+    assert after[f"{PERIOD}/{COUNTY}/{T3}"] == hashlib.sha256(FIXED).hexdigest()     # replaced in place
+    assert {k for k in after if k not in before} == {f"{PERIOD}/{COUNTY}/说明.csv"}
+    explanations = (landing / PERIOD / COUNTY / "说明.csv").read_bytes().decode("utf-8-sig").splitlines()
+    assert explanations == ["表号,规则编号,业务键,说明",
+                            "表3,social_assistance.dibao_tekun_funds.per_person,,=2022年统一调整发放口径，单位为万元，数据无误"]
+    assert not list((landing / PERIOD / COUNTY).glob(".portal-*"))                   # nothing left aside
+    archive = portal["tmp"] / "portal" / "portal-files" / "archive" / PERIOD / COUNTY
+    kept = [p for p in archive.iterdir() if p.name.endswith(T3)]
+    assert [p.read_bytes() for p in kept] == [(SAMPLE / PERIOD / COUNTY / T3).read_bytes()]
+
+    con = sqlite3.connect(portal["db"], isolation_level=None)
+    rows = con.execute("select user_name, county, ip, action, target, sha256, decision from audit "
+                       "where action in ('upload', 'submit', 'explain') order by id").fetchall()
+    assert [r[3] for r in rows] == ["upload", "upload", "submit", "explain"]
+    assert rows[0][6] == "hard=1 soft=2" and rows[1][6] == "hard=0 soft=1"
+    assert rows[2][:6] == ("lin", COUNTY, "testclient", "submit", f"{PERIOD}/{COUNTY}/{T3}", hashlib.sha256(FIXED).hexdigest())
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("update audit set decision = 'accepted'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("delete from audit")
+    con.close()
+    county = text_of(c.get(f"/county/{COUNTY}").text)
+    assert "数据仓库尚未建立" in county and f"{PERIOD}/{COUNTY}/{T3}" in county and "等待流水线处理" in county
+
+
+def test_upload_shows_exactly_what_validate_finds(portal, tmp_path):
+    c, csrf = signed_in(portal, "lin")
+    page = c.get(upload(c, csrf, BAD).headers["location"]).text
+    folder = tmp_path / "v" / PERIOD / COUNTY
+    folder.mkdir(parents=True)
+    (folder / T3).write_bytes(BAD)
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "validate", str(folder / T3), "--json"], cwd=ROOT,
+                          capture_output=True, text=True, env={"SHANGLUO_PII_KEY": TEST_KEY, "PATH": "/usr/bin"})
+    found = json.loads(proc.stdout)
+    assert len(found) == 3
+    rows = re.findall(r'<tr class="(hard|soft)">(.*?)</tr>', page, re.S)
+    shown = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", body, re.S)] for _, body in rows]
+    assert [(s[3], s[4], s[5], s[7]) for s in shown] == \
+        [(str(f["source_row"]), f["column_header"], f["value"], f["rule_id"]) for f in found]
+    assert [sev for sev, _ in rows] == [f["severity"] for f in found]
+
+
+def test_a_clerk_reaches_nothing_of_another_county(portal):
+    lin, csrf = signed_in(portal, "lin")
+    zhao, zcsrf = signed_in(portal, "zhao")
+    theirs = upload(zhao, zcsrf, FIXED, county=OTHER).headers["location"]
+    before = landing_digest(portal["landing"])
+    for path in (f"/county/{OTHER}", f"/county/{OTHER}/feedback", f"/county/{OTHER}/return/social_assistance",
+                 f"/county/{OTHER}/return/social_assistance?submission=x", theirs, theirs + "/feedback",
+                 f"/county/%2e%2e/{OTHER}", f"/county/{COUNTY}/..%2f{OTHER}", "/county/611099", "/upload/..%2f..%2fetc",
+                 "/template/..%2f..%2fetc%2fpasswd"):
+        r = lin.get(path)
+        assert r.status_code == 404, path
+        assert OTHER not in r.text.replace(path, "") or "丹凤县" not in r.text, path
+    for path in ("/city", "/city/report.xlsx", "/city/report.html"):
+        assert lin.get(path).status_code == 403, path
+    assert upload(lin, csrf, BAD, county=OTHER).status_code == 404
+    assert lin.post(theirs + "/submit", data={"csrf": csrf}).status_code == 404
+    assert lin.post(f"/county/{OTHER}/explain", data={"csrf": csrf, "count": "1", "t0": "social_assistance",
+                                                    "r0": "x", "k0": "", "e0": "y"}).status_code == 404
+    assert lin.post(f"/county/{COUNTY}/return/social_assistance/review",
+                    data={"csrf": csrf, "action": "reviewed", "comment": ""}).status_code == 403
+    # a form field or a file name naming another county or a path changes nothing: the server decides
+    r = upload(lin, csrf, FIXED, name=f"../../{OTHER}/{T3}", county_code=OTHER, county=OTHER, period="2021")
+    page = lin.get(r.headers["location"]).text
+    assert "保存为 <code>social_assistance.csv</code>" in page
+    assert lin.post(r.headers["location"] + "/submit", data={"csrf": csrf, "county": OTHER}).status_code == 303
+    after = landing_digest(portal["landing"])
+    changed = {k for k in after if before.get(k) != after[k]} | {k for k in before if k not in after}
+    assert changed == {f"{PERIOD}/{COUNTY}/{T3}"}
+    assert not (portal["tmp"] / OTHER).exists() and not (portal["landing"].parent / T3).exists()
+
+
+def test_csrf_cookies_expiry_and_rate_limit(portal, monkeypatch):
+    c = portal["client"]()
+    page = c.get("/login")
+    assert c.post("/login", data={"name": "lin", "password": PASSWORD}).status_code == 403           # no token
+    assert c.post("/login", data={"name": "lin", "password": PASSWORD, "csrf": "forged"}).status_code == 403
+    ok = c.post("/login", data={"name": "lin", "password": PASSWORD, "csrf": csrf_of(page.text)})
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "shangluo_session=" in cookie
+    csrf = csrf_of(c.get(f"/county/{COUNTY}").text)
+    other, other_csrf = signed_in(portal, "zhao")
+    assert upload(c, "", FIXED).status_code == 403
+    assert upload(c, other_csrf, FIXED).status_code == 403               # another session's token
+    assert upload(c, csrf, FIXED).status_code == 303
+    r = c.get(f"/county/{COUNTY}")
+    assert "default-src 'none'" in r.headers["content-security-policy"] and r.headers["x-frame-options"] == "DENY"
+
+    monkeypatch.setenv("SHANGLUO_PORTAL_SESSION_IDLE_MINUTES", "0.005")      # 0.3 s
+    time.sleep(0.5)
+    assert c.get(f"/county/{COUNTY}").headers["location"] == "/login"
+    assert upload(c, csrf, FIXED).status_code == 403
+    monkeypatch.delenv("SHANGLUO_PORTAL_SESSION_IDLE_MINUTES")
+
+    attacker = portal["client"]()
+    for _ in range(5):
+        assert sign_in(attacker, "wang", "wrong password!").status_code == 401
+    assert sign_in(attacker, "wang").status_code == 429                       # even the right password now
+    assert sign_in(portal["client"](), "wang").status_code == 429
+
+    from portal import auth
+    assert auth.disable_user("zhao")
+    assert other.get(f"/county/{OTHER}").status_code == 303                  # a disabled user's sessions end
+
+
+def test_upload_size_and_type_are_checked_before_reading(portal, monkeypatch):
+    c, csrf = signed_in(portal, "lin")
+    monkeypatch.setenv("SHANGLUO_PORTAL_MAX_UPLOAD_MB", "0.01")                # 10 KB
+    big = upload(c, csrf, HEADER.encode() + b"1,2,3,4\n" * 4000)
+    assert big.status_code == 413 and "文件太大" in big.text
+    monkeypatch.delenv("SHANGLUO_PORTAL_MAX_UPLOAD_MB")
+    for name, data, said in (("表3.exe", FIXED, "只接受CSV或Excel"), ("表3.xlsx", FIXED, "不是.xlsx格式"),
+                             ("表3.csv", b"PK\x03\x04" + b"\x00" * 100, "不是CSV文本"),
+                             ("随便.csv", FIXED, "无法从文件名识别报表")):
+        r = upload(c, csrf, data, name=name)
+        assert r.status_code == 400 and said in r.text, name
+    uploads = portal["tmp"] / "portal" / "portal-files" / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/worksheets/sheet1.xml", b"<" + b"a" * (5 * 2**20))
+    monkeypatch.setenv("SHANGLUO_PORTAL_MAX_UNPACKED_MB", "1")
+    r = upload(c, csrf, buf.getvalue(), name="表3.xlsx")                    # a zip bomb is refused unread
+    assert r.status_code == 400 and "解压后超过1 MB" in r.text
+    monkeypatch.delenv("SHANGLUO_PORTAL_MAX_UNPACKED_MB")
+    assert not uploads.exists() or not any(uploads.iterdir())
+    r = upload(c, csrf, buf.getvalue(), name="表3.xlsx")                    # the same hardened reader as landing
+    page = c.get(r.headers["location"]).text
+    assert "文件无法读取" in page and 'id="submit"' not in page
+
+
+def test_pages_need_a_session(portal):
+    c = portal["client"]()
+    for path in ("/", f"/county/{COUNTY}", "/city", "/template/guarantees"):
+        assert c.get(path).headers["location"] == "/login", path
+    assert c.post(f"/county/{COUNTY}/upload", data={"csrf": "x"}).status_code == 403
