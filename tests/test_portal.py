@@ -65,8 +65,8 @@ def signed_in(portal, name: str) -> tuple[TestClient, str]:
     return c, csrf_of(home.text)
 
 
-def upload(c: TestClient, csrf: str, data: bytes, name: str = T3, county: str = COUNTY, **fields):
-    return c.post(f"/county/{county}/upload", data={"csrf": csrf, **fields}, files={"file": (name, data, "text/csv")})
+def upload(c: TestClient, csrf: str, data: bytes, name: str = T3, to: str = COUNTY, **fields):
+    return c.post(f"/county/{to}/upload", data={"csrf": csrf, **fields}, files={"file": (name, data, "text/csv")})
 
 
 def text_of(html: str) -> str:
@@ -143,7 +143,7 @@ def test_upload_shows_exactly_what_validate_finds(portal, tmp_path):
 def test_a_clerk_reaches_nothing_of_another_county(portal):
     lin, csrf = signed_in(portal, "lin")
     zhao, zcsrf = signed_in(portal, "zhao")
-    theirs = upload(zhao, zcsrf, FIXED, county=OTHER).headers["location"]
+    theirs = upload(zhao, zcsrf, FIXED, to=OTHER).headers["location"]
     before = landing_digest(portal["landing"])
     for path in (f"/county/{OTHER}", f"/county/{OTHER}/feedback", f"/county/{OTHER}/return/social_assistance",
                  f"/county/{OTHER}/return/social_assistance?submission=x", theirs, theirs + "/feedback",
@@ -154,7 +154,7 @@ def test_a_clerk_reaches_nothing_of_another_county(portal):
         assert OTHER not in r.text.replace(path, "") or "丹凤县" not in r.text, path
     for path in ("/city", "/city/report.xlsx", "/city/report.html"):
         assert lin.get(path).status_code == 403, path
-    assert upload(lin, csrf, BAD, county=OTHER).status_code == 404
+    assert upload(lin, csrf, BAD, to=OTHER).status_code == 404
     assert lin.post(theirs + "/submit", data={"csrf": csrf}).status_code == 404
     assert lin.post(f"/county/{OTHER}/explain", data={"csrf": csrf, "count": "1", "t0": "social_assistance",
                                                     "r0": "x", "k0": "", "e0": "y"}).status_code == 404
@@ -207,8 +207,10 @@ def test_csrf_cookies_expiry_and_rate_limit(portal, monkeypatch):
 def test_upload_size_and_type_are_checked_before_reading(portal, monkeypatch):
     c, csrf = signed_in(portal, "lin")
     monkeypatch.setenv("SHANGLUO_PORTAL_MAX_UPLOAD_MB", "0.01")                # 10 KB
-    big = upload(c, csrf, HEADER.encode() + b"1,2,3,4\n" * 4000)
+    big = upload(c, csrf, HEADER.encode() + b"1,2,3,4\n" * 15000)     # 120 KB: refused from Content-Length
     assert big.status_code == 413 and "文件太大" in big.text
+    small = upload(c, csrf, HEADER.encode() + b"1,2,3,4\n" * 2000)   # 16 KB: under the form slack, refused by size
+    assert small.status_code == 400 and "文件太大" in small.text
     monkeypatch.delenv("SHANGLUO_PORTAL_MAX_UPLOAD_MB")
     for name, data, said in (("表3.exe", FIXED, "只接受CSV或Excel"), ("表3.xlsx", FIXED, "不是.xlsx格式"),
                              ("表3.csv", b"PK\x03\x04" + b"\x00" * 100, "不是CSV文本"),
