@@ -35,6 +35,7 @@ SESSION_COOKIE = "shangluo_session"
 LOGIN_COOKIE = "shangluo_login_csrf"
 STATE_ZH = {"accepted": "已采用", "rejected": "未通过", "missing": "未报送", "superseded": "已替代", "withdrawn": "已撤回"}
 ACTION_ZH = {"returned": "退回", "reviewed": "已审核"}
+TEMPLATES.env.filters["when"] = lambda t: "" if t is None else str(t)[:19].replace("T", " ")
 TEMPLATES.env.globals.update(AREAS=AREAS, RETURNS=RETURNS, STATE_ZH=STATE_ZH, ACTION_ZH=ACTION_ZH, HARD=HARD)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -198,7 +199,7 @@ async def county_page(request: Request):
             "select u.*, us.name as user_name from uploads u join users us on us.id = u.user_id "
             "where u.county = ? and u.period = ? and u.submitted_at is not null order by u.submitted_at desc limit 20",
             [county, period])]
-        latest, reviews = _latest_reviews(con, period, county), _reviews(con, period, county)
+        latest = _latest_reviews(con, period, county)
     decided = {}
     try:
         with reads.warehouse() as wh:
@@ -213,8 +214,9 @@ async def county_page(request: Request):
     for u in sent:
         u["decision"] = decided.get((u["landing_source"], u["sha256"]))
     waiting = any(u["decision"] is None for u in sent[:3])
+    returned = [r for r in latest.values() if r["action"] == "returned"]     # not yet marked reviewed since
     return render(request, "county.html", county=county, period=period, periods=periods(), table=table,
-                  warnings=warnings, sent=sent, reviews=reviews, unavailable=unavailable, waiting=waiting,
+                  warnings=warnings, sent=sent, returned=returned, unavailable=unavailable, waiting=waiting,
                   deadline=deadline(period))
 
 
