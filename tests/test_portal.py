@@ -239,3 +239,94 @@ def test_pages_need_a_session(portal):
     for path in ("/", f"/county/{COUNTY}", "/city", "/template/guarantees"):
         assert c.get(path).headers["location"] == "/login", path
     assert c.post(f"/county/{COUNTY}/upload", data={"csrf": "x"}).status_code == 403
+
+
+def test_a_county_workbook_replaces_the_workbook_and_a_single_return_does_not_split_it(portal):
+    zhao, csrf = signed_in(portal, "zhao")
+    folder = portal["landing"] / PERIOD / OTHER
+    (workbook,) = [p for p in folder.iterdir() if p.suffix == ".xlsx"]
+    original = workbook.read_bytes()
+    r = zhao.post(f"/county/{OTHER}/upload", data={"csrf": csrf},
+                  files={"file": ("报表.xlsx", original, "application/octet-stream")})
+    page = zhao.get(r.headers["location"]).text
+    assert "保存为 <code>workbook.xlsx</code>" in page and "表10 帮扶协作" in page and "表1 防返贫监测对象台账" in page
+    assert zhao.post(r.headers["location"] + "/submit", data={"csrf": csrf}).status_code == 303
+    assert sorted(p.name for p in folder.iterdir()) == [workbook.name]             # replaced in place
+    alone = upload(zhao, csrf, FIXED, to=OTHER)
+    refused = zhao.post(alone.headers["location"] + "/submit", data={"csrf": csrf})
+    assert refused.status_code == 409 and "请上传完整的工作簿" in refused.text and workbook.name in refused.text
+    assert sorted(p.name for p in folder.iterdir()) == [workbook.name]
+
+
+def test_the_analyst_follows_sends_back_and_downloads(portal):
+    import openpyxl
+    from tests.conftest import cli_env, shangluo
+    env = cli_env(portal["tmp"] / "wh", portal["landing"])
+    lin, csrf = signed_in(portal, "lin")
+    (portal["landing"] / PERIOD / COUNTY / T3).write_bytes(BAD)        # a file put there by hand still counts
+    shangluo("run", "--period", PERIOD, env=env)
+
+    wang, wcsrf = signed_in(portal, "wang")
+    matrix = wang.get("/city")
+    assert matrix.status_code == 200
+    cell = re.search(rf'<td class="(\w+)" id="cell-{COUNTY}-social_assistance">(.*?)</td>', matrix.text, re.S)
+    assert cell.group(1) == "rejected" and "未通过" in cell.group(2)
+    assert re.search(rf'<td class="accepted" id="cell-{OTHER}-guarantees">', matrix.text)
+    assert re.search(r'<td class="missing" id="cell-611023-guarantees">', matrix.text)
+    detail = wang.get(f"/county/{COUNTY}/return/social_assistance").text
+    assert "临时救助人次不能小于0" in detail and "未通过" in detail
+    assert wang.post(f"/county/{COUNTY}/return/social_assistance/review",
+                     data={"csrf": wcsrf, "action": "returned", "comment": ""}).status_code == 400
+    assert wang.post(f"/county/{COUNTY}/return/social_assistance/review",
+                     data={"csrf": wcsrf, "action": "returned", "comment": "临时救助人次为负数"}).status_code == 303
+    assert "临时救助人次为负数" in lin.get(f"/county/{COUNTY}").text
+    assert "临时救助人次为负数" not in wang.get(f"/county/{OTHER}").text
+
+    feedback = wang.get(f"/county/{COUNTY}/feedback")
+    assert feedback.status_code == 200 and "attachment" in feedback.headers["content-disposition"]
+    path = portal["tmp"] / "feedback.xlsx"
+    path.write_bytes(feedback.content)
+    ws = openpyxl.load_workbook(path).active
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    assert [r[2:5] + r[8:9] for r in rows if r[8] == "social_assistance.temporary_aid_person_times.min"] == \
+        [[2, "临时救助人次", "-5", "social_assistance.temporary_aid_person_times.min"]]
+    tables = wang.get("/city/report.xlsx")
+    assert tables.status_code == 200 and tables.content[:2] == b"PK"
+    assert "商洛市" in wang.get("/city/report.html").text
+    assert lin.get(f"/county/{COUNTY}/feedback").status_code == 200
+    assert lin.get(f"/county/{OTHER}/feedback").status_code == 404
+
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(30)", str(env["SHANGLUO_WAREHOUSE"])],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        busy = wang.get("/city")
+        assert busy.status_code == 200 and "流水线正在运行" in busy.text
+        assert "流水线正在运行" in lin.get(f"/county/{COUNTY}").text
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_explanations_of_the_pipelines_warnings_merge_into_the_countys_file(portal):
+    lin, csrf = signed_in(portal, "lin")
+    target = portal["landing"] / PERIOD / COUNTY / "说明.csv"
+    target.write_bytes("表号,规则编号,业务键,说明\n表8,cross.moved_over_half,,旧说明\n表2,cross.x,,保留\n".encode("gb18030"))
+
+    def explain(*answers):
+        data = {"csrf": csrf, "count": str(len(answers))}
+        for i, (t, r, k, e) in enumerate(answers):
+            data.update({f"t{i}": t, f"r{i}": r, f"k{i}": k, f"e{i}": e})
+        return lin.post(f"/county/{COUNTY}/explain", data=data)
+
+    assert explain(("infrastructure", "cross.moved_over_half", "", "新增1个最美休闲乡村"),
+                   ("no_such_return", "x", "", "ignored"), ("village_register", "v.kind", "611021001200", "")).status_code == 303
+    assert explain(("monitoring_households", "m.size", "6110210001", "家庭人口 14 人，\n经入户核实")).status_code == 303
+    assert target.read_bytes().decode("utf-8-sig").splitlines() == [
+        "表号,规则编号,业务键,说明", "表2,cross.x,,保留", "表8,cross.moved_over_half,,新增1个最美休闲乡村",
+        "表1,m.size,6110210001,家庭人口 14 人， 经入户核实"]
+    archive = portal["tmp"] / "portal" / "portal-files" / "archive" / PERIOD / COUNTY
+    assert len([p for p in archive.iterdir() if p.name.endswith("说明.csv")]) == 2
+    wang, wcsrf = signed_in(portal, "wang")
+    assert wang.post(f"/county/{COUNTY}/explain", data={"csrf": wcsrf, "count": "0"}).status_code == 403
