@@ -58,7 +58,7 @@ def validate_paths(args) -> int:
             print(f"{path}: 文件不存在 / no such file", file=sys.stderr)
             unusable = True
             continue
-        found, bad = check_file(path, period, county, key)
+        found, bad = check_file(path, period, county, key, sys.stderr)
         rows += found
         unusable = unusable or bad
     rows = [{c: r.get(c) for c in COLUMNS} for r in rows]
@@ -73,7 +73,7 @@ def validate_paths(args) -> int:
     return 1 if any(r["severity"] == HARD for r in rows) else 0
 
 
-def check_file(path: Path, period: str, county: str, key: bytes, log=sys.stderr) -> tuple[list[dict], bool]:
+def check_file(path: Path, period: str, county: str, key: bytes, log=None) -> tuple[list[dict], bool]:
     """Every violation `validate` finds in one file (dicts with the columns of quality.violations
     and `business_key`), and whether the file was unusable.  Summary lines go to `log` (None: silent)."""
     rows, unusable = [], False

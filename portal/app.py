@@ -30,6 +30,7 @@ from shangluo.config import Settings, deadline
 from . import auth, files, reads, store
 
 HERE = Path(__file__).parent
+SHOWN = 1000                     # violations listed on a page; the 审核反馈表 has them all
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 SESSION_COOKIE = "shangluo_session"
 LOGIN_COOKIE = "shangluo_login_csrf"
@@ -204,7 +205,7 @@ async def county_page(request: Request):
     try:
         with reads.warehouse() as wh:
             rows = reads.status(wh, period, county)
-            warnings = [v for v in reads.violations(wh, period, county) if v["severity"] == "soft" and v["status"] == "open"]
+            warnings = [v for v in reads.violations(wh, period, county) if v["severity"] == "soft" and v["status"] == "open"][:SHOWN]
             decided = reads.decisions(wh, [(u["landing_source"], u["sha256"]) for u in sent])
     except reads.Unavailable as exc:
         unavailable = exc
@@ -256,7 +257,8 @@ async def explain(request: Request):
         table, rule = str(form.get(f"t{i}", "")), str(form.get(f"r{i}", ""))
         if table in RETURNS and rule:
             answers.append((RETURNS[table].table_label, rule, str(form.get(f"k{i}", "")), str(form.get(f"e{i}", ""))))
-    put = files.put_explanations(period, county, answers)
+    with files.LANDING_LOCK:
+        put = files.put_explanations(period, county, answers)
     with store.connect() as con:
         store.audit(con, "explain", user=user, ip=client_ip(request), period=period,
                     target=put["source"] if put else None, decision=f"{len(answers)} explanations",
@@ -348,7 +350,7 @@ def _own_upload(request: Request, con) -> dict:
 async def upload_page(request: Request):
     with store.connect() as con:
         up = _own_upload(request, con)
-    return render(request, "upload.html", up=up, county=up["county"], period=up["period"])
+    return render(request, "upload.html", up=up, county=up["county"], period=up["period"], shown=SHOWN)
 
 
 @page(role="clerk")
@@ -368,9 +370,8 @@ async def submit(request: Request):
     if up["submitted_at"]:
         return RedirectResponse(f"/county/{up['county']}?period={up['period']}", 303)
     if up["unusable"] or up["hard"] or not up["returns"]:
-        return render(request, "error.html", 400, back=f"/upload/{up['id']}",
-                      message="有强制性错误的文件不能报送，请修改后重新上传 / a file with hard errors cannot be "
-                              "submitted: correct it and upload it again")
+        return _refuse(request, up, 400, "有强制性错误的文件不能报送，请修改后重新上传 / a file with hard errors cannot "
+                                         "be submitted: correct it and upload it again")
     answers = []
     for i, r in enumerate(up["findings"]):
         text = str(form.get(f"e{i}", "")).strip()
@@ -380,10 +381,9 @@ async def submit(request: Request):
     if landing.file_sha256(path) != up["sha256"]:
         raise HTTPException(409, "上传文件已变化 / the upload has changed")
     try:
-        put = await run_in_threadpool(files.put_into_landing, up["period"], up["county"], path, up["returns"])
+        put, explained = await run_in_threadpool(_put, up, path, answers)
     except files.Refused as exc:
-        return render(request, "error.html", 409, message=str(exc), back=f"/upload/{up['id']}")
-    explained = files.put_explanations(up["period"], up["county"], answers)
+        return _refuse(request, up, 409, str(exc))
     with store.connect() as con:
         con.execute("update uploads set submitted_at = ?, landing_source = ? where id = ?",
                     [store.now(), put["source"], up["id"]])
@@ -396,6 +396,19 @@ async def submit(request: Request):
                         target=explained["source"], sha256=landing.file_sha256(explained["target"]),
                         decision=f"{len(answers)} explanations")
     return RedirectResponse(f"/county/{up['county']}?period={up['period']}", 303)
+
+
+def _put(up: dict, path: Path, answers: list) -> tuple[dict, dict | None]:
+    with files.LANDING_LOCK:
+        put = files.put_into_landing(up["period"], up["county"], path, up["returns"])
+        return put, files.put_explanations(up["period"], up["county"], answers)
+
+
+def _refuse(request: Request, up: dict, status: int, message: str) -> Response:
+    with store.connect() as con:
+        store.audit(con, "submit", user=request.state.user, ip=client_ip(request), period=up["period"],
+                    target=up["stored_name"], sha256=up["sha256"], decision="refused", detail=message)
+    return render(request, "error.html", status, message=message, back=f"/upload/{up['id']}")
 
 
 # ------------------------------------------------------------------ one return of one county
@@ -417,7 +430,7 @@ async def return_page(request: Request):
     shown = request.query_params.get("submission") or (state or {}).get("submission_id") or (hist[0]["submission_id"] if hist else None)
     if shown and shown not in {h["submission_id"] for h in hist}:
         raise HTTPException(404, "没有这个版本 / no such version")
-    viols = [v for v in viols if v["submission_id"] in (shown, None)]
+    viols = [v for v in viols if v["submission_id"] in (shown, None)][:SHOWN]
     with store.connect() as con:
         reviews = _reviews(con, period, county, ret.return_id)
     return render(request, "return.html", county=county, period=period, ret=ret, state=state, history=hist,

@@ -10,6 +10,7 @@ import io
 import os
 import secrets
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ MAGIC = {".xlsx": b"PK\x03\x04", ".xls": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"}
 EXPLANATIONS_FILE = "说明.csv"
 EXPLANATION_HEADER = ["表号", "规则编号", "业务键", "说明"]
 UPLOAD_TTL_SECONDS = 24 * 3600
+LANDING_LOCK = threading.Lock()       # one writer into landing at a time (the portal is one process)
 
 
 def max_upload_bytes() -> int:
@@ -32,9 +34,17 @@ def max_upload_bytes() -> int:
 
 
 def feedback(rows: list[dict], path: Path) -> Path:
-    """The 审核反馈表 workbook: the one place that says which writer makes it."""
+    """The 审核反馈表 workbook: the one place that says which writer makes it.  A value as written
+    by a clerk may start with `=`: every such cell is stored as text, never as a formula."""
+    import openpyxl
     from cli.validate import write_feedback
     write_feedback(rows, path)
+    wb = openpyxl.load_workbook(path)
+    formulas = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.data_type == "f"]
+    for cell in formulas:
+        cell.data_type = "s"
+    if formulas:
+        wb.save(path)
     return path
 
 
@@ -152,7 +162,7 @@ def put_into_landing(period: str, county: str, upload_file: Path, returns: list[
     same = [f for f in replaced if f.suffix.lower() == suffix]
     target = same[0] if len(replaced) == 1 and same else folder / upload_file.name
     archived = [_archive(f, period, county) for f in replaced]
-    if target.exists() and target not in replaced:
+    if target.exists() and not target.is_symlink() and target not in replaced:
         archived.append(_archive(target, period, county))
     tmp = _write_aside(folder, upload_file)
     os.replace(tmp, target)                          # atomic: the sensor sees the old file or the new one
@@ -193,6 +203,6 @@ def put_explanations(period: str, county: str, answers: list[tuple[str, str, str
     w.writerow(EXPLANATION_HEADER)
     w.writerows(rows)
     target = folder / EXPLANATIONS_FILE
-    archived = _archive(target, period, county) if target.exists() else None
+    archived = _archive(target, period, county) if target.is_file() and not target.is_symlink() else None
     os.replace(_write_aside(folder, ("\ufeff" + out.getvalue()).encode("utf-8")), target)
     return {"target": target, "source": f"{period}/{county}/{EXPLANATIONS_FILE}", "archived": archived}

@@ -111,9 +111,10 @@ def test_clerk_checks_then_submits_and_the_audit_log_records_it(portal):
     con = sqlite3.connect(portal["db"], isolation_level=None)
     rows = con.execute("select user_name, county, ip, action, target, sha256, decision from audit "
                        "where action in ('upload', 'submit', 'explain') order by id").fetchall()
-    assert [r[3] for r in rows] == ["upload", "upload", "submit", "explain"]
-    assert rows[0][6] == "hard=1 soft=2" and rows[1][6] == "hard=0 soft=1"
-    assert rows[2][:6] == ("lin", COUNTY, "testclient", "submit", f"{PERIOD}/{COUNTY}/{T3}", hashlib.sha256(FIXED).hexdigest())
+    assert [(r[3], r[6]) for r in rows] == [("upload", "hard=1 soft=2"), ("submit", "refused"),
+                                            ("upload", "hard=0 soft=1"), ("submit", "submitted; soft=1"),
+                                            ("explain", "1 explanations")]
+    assert rows[3][:6] == ("lin", COUNTY, "testclient", "submit", f"{PERIOD}/{COUNTY}/{T3}", hashlib.sha256(FIXED).hexdigest())
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         con.execute("update audit set decision = 'accepted'")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
@@ -330,3 +331,21 @@ def test_explanations_of_the_pipelines_warnings_merge_into_the_countys_file(port
     assert len([p for p in archive.iterdir() if p.name.endswith("说明.csv")]) == 2
     wang, wcsrf = signed_in(portal, "wang")
     assert wang.post(f"/county/{COUNTY}/explain", data={"csrf": wcsrf, "count": "0"}).status_code == 403
+
+
+def test_the_feedback_workbook_stores_a_clerks_formula_as_text(portal):
+    import openpyxl
+    lin, csrf = signed_in(portal, "lin")
+    r = upload(lin, csrf, (HEADER + '29361,12880.17,"=HYPERLINK(""http://x"",""y"")",1290.71\n').encode("utf-8"))
+    page = lin.get(r.headers["location"]).text
+    assert "=HYPERLINK(&#34;http://x&#34;,&#34;y&#34;)" in page or '=HYPERLINK(&quot;' in page
+    xlsx = lin.get(r.headers["location"] + "/feedback")
+    path = portal["tmp"] / "f.xlsx"
+    path.write_bytes(xlsx.content)
+    cells = [c for row in openpyxl.load_workbook(path).active.iter_rows() for c in row if str(c.value).startswith("=")]
+    assert [(c.value, c.data_type) for c in cells] == [('=HYPERLINK("http://x","y")', "s")]
+    refused = lin.post(r.headers["location"] + "/submit", data={"csrf": csrf})
+    assert refused.status_code == 400
+    con = sqlite3.connect(portal["db"])
+    assert con.execute("select decision from audit where action = 'submit'").fetchall() == [("refused",)]
+    con.close()
