@@ -201,6 +201,10 @@ async def county_page(request: Request):
             "where u.county = ? and u.period = ? and u.submitted_at is not null order by u.submitted_at desc limit 20",
             [county, period])]
         latest = _latest_reviews(con, period, county)
+        pending = [dict(r) for r in con.execute(
+            "select id, original_name, created_at from uploads where county = ? and period = ? and "
+            "submitted_at is null and created_at >= ? order by created_at desc limit 10",
+            [county, period, store.since(files.UPLOAD_TTL_SECONDS)])] if request.state.user["role"] == "clerk" else []
     decided = {}
     try:
         with reads.warehouse() as wh:
@@ -217,7 +221,7 @@ async def county_page(request: Request):
     waiting = any(u["decision"] is None for u in sent[:3])
     returned = [r for r in latest.values() if r["action"] == "returned"]     # not yet marked reviewed since
     return render(request, "county.html", county=county, period=period, periods=periods(), table=table,
-                  warnings=warnings, sent=sent, returned=returned, unavailable=unavailable, waiting=waiting,
+                  warnings=warnings, sent=sent, returned=returned, pending=pending, unavailable=unavailable, waiting=waiting,
                   deadline=deadline(period))
 
 
@@ -378,8 +382,10 @@ async def submit(request: Request):
         if r["severity"] != HARD and text:
             answers.append((RETURNS[r["return_id"]].table_label, r["rule_id"], r.get("business_key") or "", text))
     path = files.upload_path(up["id"], up["stored_name"])
+    if not path.is_file():
+        return _refuse(request, up, 410, "上传已过期（保留一天），请重新上传 / the upload has expired (kept a day): upload again")
     if landing.file_sha256(path) != up["sha256"]:
-        raise HTTPException(409, "上传文件已变化 / the upload has changed")
+        return _refuse(request, up, 409, "上传文件已变化，请重新上传 / the upload has changed: upload again")
     try:
         put, explained = await run_in_threadpool(_put, up, path, answers)
     except files.Refused as exc:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from shangluo.config import Settings
@@ -60,6 +60,10 @@ def files_dir(kind: str) -> Path:
 
 def now() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def since(seconds: float) -> str:
+    return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).astimezone().isoformat(timespec="seconds")
 
 
 @contextmanager

@@ -282,6 +282,11 @@ def test_the_analyst_follows_sends_back_and_downloads(portal):
                      data={"csrf": wcsrf, "action": "returned", "comment": "临时救助人次为负数"}).status_code == 303
     assert "临时救助人次为负数" in lin.get(f"/county/{COUNTY}").text
     assert "临时救助人次为负数" not in wang.get(f"/county/{OTHER}").text
+    assert wang.post(f"/county/{COUNTY}/return/social_assistance/review",
+                     data={"csrf": wcsrf, "action": "reviewed", "comment": "已电话核实"}).status_code == 303
+    assert 'id="returned"' not in lin.get(f"/county/{COUNTY}").text                   # no longer outstanding
+    history = wang.get(f"/county/{COUNTY}/return/social_assistance").text
+    assert history.index("已电话核实") < history.index("临时救助人次为负数")           # newest first
 
     feedback = wang.get(f"/county/{COUNTY}/feedback")
     assert feedback.status_code == 200 and "attachment" in feedback.headers["content-disposition"]
