@@ -390,6 +390,7 @@ async def submit(request: Request):
         put, explained = await run_in_threadpool(_put, up, path, answers)
     except files.Refused as exc:
         return _refuse(request, up, 409, str(exc))
+    shutil.rmtree(path.parent, ignore_errors=True)           # the file is in landing now: no second copy
     with store.connect() as con:
         con.execute("update uploads set submitted_at = ?, landing_source = ? where id = ?",
                     [store.now(), put["source"], up["id"]])

@@ -54,7 +54,9 @@ def files_dir(kind: str) -> Path:
     """`uploads` (in progress) or `archive` (landing files replaced through the portal)."""
     db = db_path()
     path = db.parent / f"{db.stem}-files" / kind
-    path.mkdir(parents=True, exist_ok=True)
+    if not path.is_dir():                   # files as sent: ID numbers in clear, like landing
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path.parent, 0o700)
     return path
 
 

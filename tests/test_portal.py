@@ -104,6 +104,9 @@ def test_clerk_checks_then_submits_and_the_audit_log_records_it(portal):
     assert explanations == ["表号,规则编号,业务键,说明",
                             "表3,social_assistance.dibao_tekun_funds.per_person,,=2022年统一调整发放口径，单位为万元，数据无误"]
     assert not list((landing / PERIOD / COUNTY).glob(".portal-*"))                   # nothing left aside
+    uploads = portal["tmp"] / "portal" / "portal-files" / "uploads"
+    assert [p.name for p in uploads.iterdir()] == [bad.headers["location"].split("/")[-1]]   # the submitted copy is gone
+    assert (uploads.parent.stat().st_mode & 0o077) == 0
     archive = portal["tmp"] / "portal" / "portal-files" / "archive" / PERIOD / COUNTY
     kept = [p for p in archive.iterdir() if p.name.endswith(T3)]
     assert [p.read_bytes() for p in kept] == [(SAMPLE / PERIOD / COUNTY / T3).read_bytes()]
@@ -353,4 +356,26 @@ def test_the_feedback_workbook_stores_a_clerks_formula_as_text(portal):
     assert refused.status_code == 400
     con = sqlite3.connect(portal["db"])
     assert con.execute("select decision from audit where action = 'submit'").fetchall() == [("refused",)]
+    con.close()
+
+
+def test_user_commands_read_the_password_from_standard_input(tmp_path):
+    env = {"PATH": "/usr/bin", "SHANGLUO_PORTAL_DB": str(tmp_path / "p.sqlite")}
+
+    def user(*args, stdin=""):
+        return subprocess.run([sys.executable, "-m", "cli.main", "user", *args], cwd=ROOT, env=env, input=stdin,
+                              capture_output=True, text=True, timeout=60)
+    assert user("add", "lin", "--county", COUNTY, "--role", "clerk", stdin=PASSWORD + "\n").returncode == 0
+    assert user("add", "wang", "--county", "city", "--role", "analyst", stdin=PASSWORD + "\n").returncode == 0
+    assert user("add", "x", "--county", "city", "--role", "clerk", stdin=PASSWORD + "\n").returncode == 2
+    assert user("add", "y", "--county", COUNTY, "--role", "analyst", stdin=PASSWORD + "\n").returncode == 2
+    assert user("add", "z", "--county", COUNTY, "--role", "clerk", stdin="short\n").returncode == 2
+    assert user("add", "lin", "--county", COUNTY, "--role", "clerk", stdin=PASSWORD + "\n").returncode == 2
+    assert user("add", "p", "--county", COUNTY, "--role", "clerk", "--password", "x" * 12).returncode == 2
+    assert user("disable", "lin").returncode == 0
+    listed = [line.split("\t")[:4] for line in user("list").stdout.splitlines()]
+    assert listed == [["lin", COUNTY, "clerk", "disabled"], ["wang", "611000", "analyst", "active"]]
+    con = sqlite3.connect(tmp_path / "p.sqlite")
+    (hashed,) = con.execute("select password_hash from users where name = 'wang'").fetchone()
+    assert hashed.startswith("$argon2id$") and PASSWORD not in hashed
     con.close()
