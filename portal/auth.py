@@ -81,10 +81,10 @@ def rate_limited(con, name: str, ip: str) -> bool:
     allowed, window = attempts_allowed()
     since = time.time() - window
     con.execute("delete from login_attempts where at < ?", [since - window])
-    by_name, by_ip = con.execute(
-        "select count(*) filter (where name = ?), count(*) filter (where ip = ?) from login_attempts "
-        "where ok = 0 and at >= ?", [name, ip, since]).fetchone()
-    return by_name >= allowed or by_ip >= allowed * 4
+    row = con.execute(
+        "select count(*) filter (where name = ?) as by_name, count(*) filter (where ip = ?) as by_ip "
+        "from login_attempts where ok = 0 and at >= ?", [name, ip, since]).fetchone()
+    return row["by_name"] >= allowed or row["by_ip"] >= allowed * 4
 
 
 def sign_in(con, name: str, password: str, ip: str) -> str | None:
@@ -112,12 +112,13 @@ def session_user(con, token: str | None) -> dict | None:
     """The signed-in user of a session cookie (with its CSRF token), or None if absent or expired."""
     if not token:
         return None
-    row = con.execute("select s.token_hash, s.csrf, s.created_at, s.last_seen, u.* from sessions s "
-                      "join users u on u.id = s.user_id where s.token_hash = ?", [_token_hash(token)]).fetchone()
+    row = con.execute("select s.token_hash, s.csrf, s.created_at as signed_in_at, s.last_seen, u.id, u.name, "
+                      "u.county, u.role, u.disabled from sessions s join users u on u.id = s.user_id "
+                      "where s.token_hash = ?", [_token_hash(token)]).fetchone()
     if row is None:
         return None
     t = time.time()
-    if row["disabled"] or t - row["last_seen"] > idle_seconds() or t - row["created_at"] > max_session_seconds():
+    if row["disabled"] or t - row["last_seen"] > idle_seconds() or t - row["signed_in_at"] > max_session_seconds():
         con.execute("delete from sessions where token_hash = ?", [row["token_hash"]])
         return None
     con.execute("update sessions set last_seen = ? where token_hash = ?", [t, row["token_hash"]])

@@ -27,15 +27,60 @@ FIXED = (HEADER + "29361,1.00,12849,1290.71\n").encode("gb18030")     # soft: �
 T3 = "表3 兜底保障.csv"
 
 
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A real PostgreSQL server, as an unprivileged user, in a temporary folder, on a loopback port."""
+    import socket
+    import tempfile
+    if not (PG_BIN / "initdb").exists() or shutil.which("runuser") is None:
+        pytest.skip("needs Debian's postgresql-15")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    folder = Path(tempfile.mkdtemp(prefix="shangluo-portal-pg-"))
+    shutil.chown(folder, "postgres")
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(as_postgres + [str(PG_BIN / "initdb"), "-D", str(folder / "data"), "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True, timeout=120)
+    subprocess.run(as_postgres + [str(PG_BIN / "pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "log"), "-w",
+                                  "-o", f"-p {port} -h 127.0.0.1 -k {folder}", "start"],
+                   check=True, capture_output=True, timeout=120)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(as_postgres + [str(PG_BIN / "pg_ctl"), "-D", str(folder / "data"), "-m", "fast", "stop"],
+                       capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
-def portal(tmp_path, monkeypatch):
+def portal_db(request, tmp_path):
+    """SHANGLUO_PORTAL_DB: a SQLite file, or (parametrised "postgresql") a fresh PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return str(tmp_path / "portal" / "portal.sqlite")
+    import psycopg2
+    server = request.getfixturevalue("postgres")
+    name = f"portal_{tmp_path.name.lower().replace('-', '_')}"[:60]
+    con = psycopg2.connect(server + "/postgres")
+    con.autocommit = True
+    con.cursor().execute(f'create database "{name}"')
+    con.close()
+    return f"{server}/{name}"
+
+
+@pytest.fixture
+def portal(tmp_path, monkeypatch, portal_db):
     landing = tmp_path / "landing"
     for county in (COUNTY, OTHER):
         shutil.copytree(SAMPLE / PERIOD / county, landing / PERIOD / county)
     monkeypatch.setenv("SHANGLUO_LANDING", str(landing))
     monkeypatch.setenv("SHANGLUO_WAREHOUSE", str(tmp_path / "wh" / "warehouse.duckdb"))
     monkeypatch.setenv("SHANGLUO_PII_KEY", TEST_KEY)
-    monkeypatch.setenv("SHANGLUO_PORTAL_DB", str(tmp_path / "portal" / "portal.sqlite"))
+    monkeypatch.setenv("SHANGLUO_PORTAL_DB", portal_db)
+    monkeypatch.setenv("SHANGLUO_PORTAL_FILES", str(tmp_path / "portal" / "portal-files"))
     from portal import auth
     from portal.app import create_app
     auth.add_user("lin", COUNTY, "clerk", PASSWORD)
@@ -78,6 +123,7 @@ def landing_digest(landing: Path) -> dict[str, str]:
             for p in sorted(landing.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.parametrize("portal_db", ["sqlite", "postgresql"], indirect=True)
 def test_clerk_checks_then_submits_and_the_audit_log_records_it(portal):
     c, csrf = signed_in(portal, "lin")
     landing = portal["landing"]
@@ -111,18 +157,26 @@ def test_clerk_checks_then_submits_and_the_audit_log_records_it(portal):
     kept = [p for p in archive.iterdir() if p.name.endswith(T3)]
     assert [p.read_bytes() for p in kept] == [(SAMPLE / PERIOD / COUNTY / T3).read_bytes()]
 
-    con = sqlite3.connect(portal["db"], isolation_level=None)
-    rows = con.execute("select user_name, county, ip, action, target, sha256, decision from audit "
-                       "where action in ('upload', 'submit', 'explain') order by id").fetchall()
+    from portal import store
+    with store.connect() as con:
+        rows = [tuple(dict(r).values()) for r in con.execute(
+            "select user_name, county, ip, action, target, sha256, decision from audit "
+            "where action in ('upload', 'submit', 'explain') order by id")]
+        logged = con.execute("select count(*) as n from audit").fetchone()["n"]
+        con.execute("insert into reviews (period, county, return_id, action, user_name, at) "
+                    "values ('2022', ?, 'guarantees', 'reviewed', 'wang', 'now')", [COUNTY])
+        for attempt in ("update audit set decision = 'accepted'", "delete from audit",
+                        "update reviews set comment = ''", "delete from reviews"):
+            with pytest.raises(Exception, match="is append-only"):
+                con.execute(attempt)
+        if store.is_postgres(store.db_url()):
+            with pytest.raises(Exception, match="is append-only"):
+                con.execute("truncate audit")
+        assert con.execute("select count(*) as n from audit").fetchone()["n"] == logged == 9
     assert [(r[3], r[6]) for r in rows] == [("upload", "hard=1 soft=2"), ("submit", "refused"),
                                             ("upload", "hard=0 soft=1"), ("submit", "submitted; soft=1"),
                                             ("explain", "1 explanations")]
     assert rows[3][:6] == ("lin", COUNTY, "testclient", "submit", f"{PERIOD}/{COUNTY}/{T3}", hashlib.sha256(FIXED).hexdigest())
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        con.execute("update audit set decision = 'accepted'")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        con.execute("delete from audit")
-    con.close()
     county = text_of(c.get(f"/county/{COUNTY}").text)
     assert "数据仓库尚未建立" in county and f"{PERIOD}/{COUNTY}/{T3}" in county and "等待流水线处理" in county
 
@@ -144,6 +198,7 @@ def test_upload_shows_exactly_what_validate_finds(portal, tmp_path):
     assert [sev for sev, _ in rows] == [f["severity"] for f in found]
 
 
+@pytest.mark.parametrize("portal_db", ["sqlite", "postgresql"], indirect=True)
 def test_a_clerk_reaches_nothing_of_another_county(portal):
     lin, csrf = signed_in(portal, "lin")
     zhao, zcsrf = signed_in(portal, "zhao")
@@ -175,6 +230,7 @@ def test_a_clerk_reaches_nothing_of_another_county(portal):
     assert not (portal["tmp"] / OTHER).exists() and not (portal["landing"].parent / T3).exists()
 
 
+@pytest.mark.parametrize("portal_db", ["sqlite", "postgresql"], indirect=True)
 def test_csrf_cookies_expiry_and_rate_limit(portal, monkeypatch):
     c = portal["client"]()
     page = c.get("/login")
