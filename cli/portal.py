@@ -14,5 +14,6 @@ def cmd_portal(args) -> int:
         say("注意：门户不只监听本机，请放在带TLS的反向代理之后 / the portal listens beyond this machine: "
             "put it behind a TLS reverse proxy (deploy/portal/README.md)")
     uvicorn.run(create_app(), host=args.host, port=args.port, proxy_headers=args.proxy_headers,
-                forwarded_allow_ips="127.0.0.1" if args.proxy_headers else None, log_level="info")
+                forwarded_allow_ips="127.0.0.1" if args.proxy_headers else None, server_header=False,
+                log_level="info")
     return EXIT_OK
