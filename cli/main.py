@@ -7,6 +7,8 @@
     shangluo publish --period P                          freeze the figures as a published vintage
     shangluo template [RETURN_ID...] --out DIR           blank Excel returns for the clerks
     shangluo dev                                         the Dagster UI on 127.0.0.1
+    shangluo portal [--host 127.0.0.1] [--port 8080]     the returns portal for clerks and the city
+    shangluo user add NAME --county CODE|city --role clerk|analyst   (password on stdin); user list; user disable NAME
 
 Exit codes: 0 done (rejected submissions are data, not failure); 1 hard errors (validate) or a
 failed run; 2 bad usage or unusable input; 3 the warehouse is busy.
@@ -53,6 +55,17 @@ def main(argv=None) -> int:
     p = sub.add_parser("dev", help="the Dagster UI on 127.0.0.1")
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func="dev:cmd_dev")
+    p = sub.add_parser("portal", help="the returns portal for county clerks and the city (127.0.0.1 unless told)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-For from a proxy on 127.0.0.1")
+    p.set_defaults(func="portal:cmd_portal")
+    p = sub.add_parser("user", help="portal accounts: add NAME --county CODE|city --role clerk|analyst (password on stdin), list, disable NAME")
+    p.add_argument("action", choices=("add", "list", "disable"))
+    p.add_argument("name", nargs="?")
+    p.add_argument("--county")
+    p.add_argument("--role", choices=("clerk", "analyst"))
+    p.set_defaults(func="user:cmd_user")
     args = ap.parse_args(argv)
     if args.command == "run" and args.period and not (args.period.isdigit() and len(args.period) == 4):
         ap.error("--period is a year such as 2022")

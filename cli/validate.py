@@ -58,30 +58,9 @@ def validate_paths(args) -> int:
             print(f"{path}: 文件不存在 / no such file", file=sys.stderr)
             unusable = True
             continue
-        base = dict(period=period, county_code=county, submission_id=None, source=str(path), status="open",
-                    explanation=None)
-        try:
-            if path.stat().st_size == 0:
-                raise Unusable("文件为空（0字节）", "the file is empty (0 bytes)")
-            parts, notes = parts_of(path)
-            for part in parts:
-                if part.ret is None:
-                    continue
-                con = engine.connect()          # a large CSV file is checked in DuckDB, in memory
-                try:
-                    checked = check_part(part, Context(period, county, cutoff(period)), key, con)
-                finally:
-                    con.close()
-                rows += [dict(base, return_id=part.ret.return_id, sheet=part.sheet, **f.__dict__) for f in checked.findings]
-                print(f"{path}{'!' + part.sheet if part.sheet else ''}: {part.ret.table_label} {part.ret.return_id}, "
-                      f"{checked.rows} 行 rows, {checked.hard_count} 强制性错误 hard, {checked.soft_count} 核实性警告 soft",
-                      file=sys.stderr)
-            for n in notes:
-                print(f"{path}: {n}", file=sys.stderr)
-        except Unusable as exc:
-            unusable = True
-            rows.append(dict(base, return_id=None, sheet=None, source_row=None, column_header="", value="",
-                             rule_id="file.unusable", severity=HARD, message_zh=exc.zh, message_en=exc.en))
+        found, bad = check_file(path, period, county, key, sys.stderr)
+        rows += found
+        unusable = unusable or bad
     rows = [{c: r.get(c) for c in COLUMNS} for r in rows]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -92,6 +71,41 @@ def validate_paths(args) -> int:
     if unusable:
         return 2
     return 1 if any(r["severity"] == HARD for r in rows) else 0
+
+
+def check_file(path: Path, period: str, county: str, key: bytes, log=None) -> tuple[list[dict], bool]:
+    """Every violation `validate` finds in one file (dicts with the columns of quality.violations
+    and `business_key`), and whether the file was unusable.  Summary lines go to `log` (None: silent)."""
+    rows, unusable = [], False
+    base = dict(period=period, county_code=county, submission_id=None, source=str(path), status="open",
+                explanation=None)
+    try:
+        if path.stat().st_size == 0:
+            raise Unusable("文件为空（0字节）", "the file is empty (0 bytes)")
+        parts, notes = parts_of(path)
+        for part in parts:
+            if part.ret is None:
+                continue
+            con = engine.connect()          # a large CSV file is checked in DuckDB, in memory
+            try:
+                checked = check_part(part, Context(period, county, cutoff(period)), key, con)
+            finally:
+                con.close()
+            rows += [dict(base, return_id=part.ret.return_id, sheet=part.sheet, **f.__dict__) for f in checked.findings]
+            _note(log, f"{path}{'!' + part.sheet if part.sheet else ''}: {part.ret.table_label} {part.ret.return_id}, "
+                  f"{checked.rows} 行 rows, {checked.hard_count} 强制性错误 hard, {checked.soft_count} 核实性警告 soft")
+        for n in notes:
+            _note(log, f"{path}: {n}")
+    except Unusable as exc:
+        unusable = True
+        rows.append(dict(base, return_id=None, sheet=None, source_row=None, column_header="", value="",
+                         rule_id="file.unusable", severity=HARD, message_zh=exc.zh, message_en=exc.en))
+    return rows, unusable
+
+
+def _note(log, text: str):
+    if log is not None:
+        print(text, file=log)
 
 
 def _print_table(rows: list[dict]):
