@@ -4,14 +4,17 @@ enforced here, on the server: a clerk's county comes from her account, never fro
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import shutil
 import tempfile
+import traceback
 from functools import wraps
 from pathlib import Path
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -24,7 +27,7 @@ from starlette.templating import Jinja2Templates
 from schemas.catalogue import RETURNS
 from schemas.core import AREAS, CITY_CODE, COUNTIES, HARD
 from schemas.template import template_name, write_template
-from shangluo import landing
+from intake import landing
 from shangluo.config import Settings, deadline
 
 from . import auth, files, reads, store
@@ -124,9 +127,15 @@ def county_of(request: Request) -> str:
     return county
 
 
-def download(path: Path, name: str, media_type: str) -> Response:
+def scratch() -> Path:
+    """A folder for one download, removed once it is sent (`download`)."""
+    return Path(tempfile.mkdtemp(prefix="shangluo-portal-"))
+
+
+def download(path: Path, name: str, media_type: str, folder: Path) -> Response:
     return FileResponse(path, media_type=media_type, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}", **SECURITY_HEADERS})
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}", **SECURITY_HEADERS},
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -230,9 +239,9 @@ async def template_download(request: Request):
     ret = RETURNS.get(request.path_params["return_id"])
     if ret is None:
         raise HTTPException(404, "没有这个报表 / no such return")
-    out = Path(tempfile.mkdtemp(prefix="shangluo-portal-")) / "t.xlsx"
+    out = scratch() / "t.xlsx"
     await run_in_threadpool(write_template, ret, out)
-    return download(out, template_name(ret), XLSX)
+    return download(out, template_name(ret), XLSX, out.parent)
 
 
 @page()
@@ -243,9 +252,9 @@ async def county_feedback(request: Request):
             rows = reads.violations(wh, period, county)
     except reads.Unavailable as exc:
         raise HTTPException(503, str(exc))
-    out = Path(tempfile.mkdtemp(prefix="shangluo-portal-")) / "f.xlsx"
+    out = scratch() / "f.xlsx"
     await run_in_threadpool(files.feedback, rows, out)
-    return download(out, f"审核反馈表-{period}-{county}-{AREAS[county]}.xlsx", XLSX)
+    return download(out, f"审核反馈表-{period}-{county}-{AREAS[county]}.xlsx", XLSX, out.parent)
 
 
 @page(role="clerk")
@@ -324,9 +333,9 @@ async def upload(request: Request):
     with store.connect() as con:
         con.execute("insert into uploads (id, user_id, county, period, stored_name, original_name, sha256, size, "
                     "created_at, findings, returns, notes, unusable) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [upload_id, user["id"], county, period, name, up.filename[:200], sha, size, store.now(),
-                     json.dumps(rows, ensure_ascii=False, default=str), json.dumps(returns), json.dumps(notes),
-                     int(unusable)])
+                    [upload_id, user["id"], county, period, name, store.masked(up.filename[:200]), sha, size,
+                     store.now(), store.masked(json.dumps(rows, ensure_ascii=False, default=str)), json.dumps(returns),
+                     store.masked(json.dumps(notes, ensure_ascii=False)), int(unusable)])
         store.audit(con, "upload", user=user, ip=client_ip(request), period=period, target=name, sha256=sha,
                     decision="unusable" if unusable else f"hard={hard} soft={len(rows) - hard}")
     return RedirectResponse(f"/upload/{upload_id}", 303)
@@ -361,9 +370,9 @@ async def upload_page(request: Request):
 async def upload_feedback(request: Request):
     with store.connect() as con:
         up = _own_upload(request, con)
-    out = Path(tempfile.mkdtemp(prefix="shangluo-portal-")) / "f.xlsx"
+    out = scratch() / "f.xlsx"
     await run_in_threadpool(files.feedback, up["findings"], out)
-    return download(out, f"审核反馈表-{up['period']}-{up['county']}-{up['stored_name']}.xlsx", XLSX)
+    return download(out, f"审核反馈表-{up['period']}-{up['county']}-{up['stored_name']}.xlsx", XLSX, out.parent)
 
 
 @page(role="clerk")
@@ -450,7 +459,7 @@ async def review(request: Request):
     ret = RETURNS.get(request.path_params["return_id"])
     form = request.state.form
     action = str(form.get("action", ""))
-    comment = str(form.get("comment", "")).strip()[:2000]
+    comment = store.masked(str(form.get("comment", "")).strip()[:2000])     # kept outside landing
     if ret is None or action not in ACTION_ZH:
         raise HTTPException(400, "无效的操作 / invalid action")
     if action == "returned" and not comment:
@@ -494,16 +503,18 @@ async def city_report(request: Request):
     if kind not in REPORT_KINDS:
         raise HTTPException(404, "没有这个文件 / not found")
     from publish.report import write
-    out = Path(tempfile.mkdtemp(prefix="shangluo-portal-"))
+    out = scratch()
     try:
         with reads.warehouse() as wh:
             _, paths = await run_in_threadpool(write, wh, period, out)
     except reads.Unavailable as exc:
+        shutil.rmtree(out, ignore_errors=True)
         raise HTTPException(503, str(exc))
     except LookupError as exc:
+        shutil.rmtree(out, ignore_errors=True)
         raise HTTPException(404, str(exc))
     index, media = REPORT_KINDS[kind]
-    return download(paths[index], paths[index].name, media)
+    return download(paths[index], paths[index].name, media, out)
 
 
 # ------------------------------------------------------------------ the application
@@ -529,6 +540,30 @@ class SecurityHeaders:
         await self.app(scope, receive, sending if scope["type"] == "http" else send)
 
 
+class MaskedErrors:
+    """An unexpected error: a plain 500 page, and the traceback logged with anything shaped like
+    an ID number masked (a reader's or DuckDB's message may quote a cell), never re-raised to the
+    server, which would log it in clear."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        started = False
+
+        async def sending(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            logging.getLogger("shangluo.portal").error("%s", store.masked(traceback.format_exc()))
+            if scope["type"] == "http" and not started:
+                await Response("服务器内部错误 / internal server error", 500, media_type="text/plain; charset=utf-8",
+                               headers=SECURITY_HEADERS)(scope, receive, send)
+
+
 def create_app() -> Starlette:
     routes = [
         Route("/", home), Route("/login", login, methods=["GET", "POST"]), Route("/logout", logout, methods=["POST"]),
@@ -546,7 +581,8 @@ def create_app() -> Starlette:
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error},
-                    middleware=[Middleware(SecurityHeaders)])
+                    middleware=[Middleware(MaskedErrors), Middleware(SecurityHeaders)])
     with store.connect():
         pass                                     # create the portal database before the first request
+    files.expire_uploads()                       # uploads left from before a restart
     return app

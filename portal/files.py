@@ -1,8 +1,10 @@
-"""Files in and out: an upload is checked in a folder of its own (never in landing) by the same
-code as `shangluo validate`; a submission is put into `<landing>/<period>/<county>/` atomically
-(written aside in the same folder, then renamed), the file it replaces moved to the archive beside
-the portal database.  The server names every file it writes: a client's file name is only matched
-against the return names, never used as a path."""
+"""Files in and out: an upload is checked in a folder of its own, `<landing>/.portal/uploads/<id>/`
+(inside the landing root, where ID numbers in clear may be, but in a folder the pipeline never
+scans), by the same code as `shangluo validate`, and deleted once submitted or a day old; a
+submission is put into `<landing>/<period>/<county>/` atomically (written aside in the same folder,
+then renamed), the file it replaces copied to `<landing>/.portal/archive/<period>/<county>/`.
+The server names every file it writes: a client's file name is only matched against the return
+names, never used as a path."""
 from __future__ import annotations
 
 import csv
@@ -94,14 +96,33 @@ def stored_name(filename: str, suffix: str, chosen: str | None) -> str:
     return f"workbook{suffix}"
 
 
+def expire_uploads(now: float | None = None) -> list[str]:
+    """Delete what is older than a day in `<landing>/.portal/uploads` (uploads in progress) and
+    `.../tmp` (the portal's temporary files): at start and with every new upload."""
+    cutoff = (time.time() if now is None else now) - UPLOAD_TTL_SECONDS
+    gone = []
+    for kind in ("uploads", "tmp"):
+        root = Settings.from_env().landing / store.FILES_FOLDER / kind
+        for old in root.iterdir() if root.is_dir() else ():
+            if old.stat(follow_symlinks=False).st_mtime < cutoff:
+                shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+                gone.append(f"{kind}/{old.name}")
+    return gone
+
+
+def contain_temporary_files() -> Path:
+    """The portal process's temporary files -- an upload over 1 MB while it is received, DuckDB's
+    spill while it is checked, a download being made -- go to `<landing>/.portal/tmp/`: they may
+    hold ID numbers in clear.  For the serving process only (`shangluo portal`)."""
+    import tempfile
+    tempfile.tempdir = str(store.files_dir("tmp"))
+    return Path(tempfile.tempdir)
+
+
 def new_upload_dir() -> tuple[str, Path]:
-    root = store.files_dir("uploads")
-    cutoff = time.time() - UPLOAD_TTL_SECONDS
-    for old in root.iterdir():                  # uploads in progress are kept for a day
-        if old.is_dir() and old.stat().st_mtime < cutoff:
-            shutil.rmtree(old, ignore_errors=True)
+    expire_uploads()
     upload_id = secrets.token_urlsafe(18)
-    path = root / upload_id
+    path = store.files_dir("uploads") / upload_id
     path.mkdir()
     return upload_id, path
 

@@ -1,17 +1,21 @@
 """The portal's own state: accounts, sessions, sign-in attempts, uploads in progress, the city's
 reviews (退回 / 已审) and the append-only audit log, in its own database, never the warehouse:
 `SHANGLUO_PORTAL_DB`, a SQLite file (default `portal.sqlite` beside the warehouse) or a
-PostgreSQL URL.  Uploads in progress and the archive of replaced landing files live in a folder
-(`<db stem>-files/` beside the SQLite file, readable by the portal's user only: like landing,
-they hold ID numbers in clear), never in landing."""
+PostgreSQL URL.  Uploads in progress and the archive of replaced landing files hold ID numbers
+in clear, as landing does: they live inside the landing root, in `<landing>/.portal/` (readable by
+the portal's user only), a folder the pipeline never scans (it reads `<landing>/<4 digits>/` only).
+Nothing the portal keeps elsewhere holds an ID number in clear: `masked` hides anything shaped
+like one in the text it stores."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from schemas.messages import mask_id
 from shangluo.config import Settings
 
 TABLES = """
@@ -62,18 +66,27 @@ def db_path() -> Path | str:
     return url.split("@")[-1] if is_postgres(url) else Path(url)      # for messages: no password
 
 
+FILES_FOLDER = ".portal"                # a dot folder at the landing root: no period, never scanned
+
+
 def files_dir(kind: str) -> Path:
-    """`uploads` (in progress) or `archive` (landing files replaced through the portal):
-    `SHANGLUO_PORTAL_FILES`, else beside the SQLite file, else beside the warehouse."""
-    url = db_url()
-    root = os.environ.get("SHANGLUO_PORTAL_FILES") or (
-        Settings.from_env().warehouse.parent / "portal-files" if is_postgres(url) else
-        Path(url).parent / f"{Path(url).stem}-files")
-    path = Path(root) / kind
-    if not path.is_dir():                   # files as sent: ID numbers in clear, like landing
+    """`uploads` (in progress) or `archive` (landing files replaced through the portal), in
+    `<landing>/.portal/`: files as sent hold ID numbers in clear, so they never leave landing."""
+    root = Settings.from_env().landing / FILES_FOLDER
+    path = root / kind
+    if not path.is_dir():
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(path.parent, 0o700)
+        os.chmod(root, 0o700)
     return path
+
+
+ID_SHAPED = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])")
+
+
+def masked(text):
+    """Text with anything shaped like an ID number (18 characters, or the old 15 digits) masked
+    as a violation shows it: what the portal stores outside landing never holds one in clear."""
+    return ID_SHAPED.sub(lambda m: mask_id(m.group()), text) if isinstance(text, str) else text
 
 
 def now() -> str:
@@ -138,4 +151,4 @@ def audit(con, action: str, *, user=None, ip=None, period=None, target=None, sha
     con.execute("insert into audit (at, user_name, county, ip, action, period, target, sha256, decision, detail) "
                 "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [now(), user["name"] if user else None, county or (user["county"] if user else None), ip, action,
-                 period, target, sha256, decision, detail])
+                 period, masked(target), sha256, masked(decision), masked(detail)])

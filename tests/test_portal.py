@@ -83,7 +83,6 @@ def portal(tmp_path, monkeypatch, portal_db):
     monkeypatch.setenv("SHANGLUO_WAREHOUSE", str(tmp_path / "wh" / "warehouse.duckdb"))
     monkeypatch.setenv("SHANGLUO_PII_KEY", TEST_KEY)
     monkeypatch.setenv("SHANGLUO_PORTAL_DB", portal_db)
-    monkeypatch.setenv("SHANGLUO_PORTAL_FILES", str(tmp_path / "portal" / "portal-files"))
     from portal import auth
     from portal.app import create_app
     auth.add_user("lin", COUNTY, "clerk", PASSWORD)
@@ -122,8 +121,9 @@ def text_of(html: str) -> str:
 
 
 def landing_digest(landing: Path) -> dict[str, str]:
+    """What the pipeline reads: every file but the portal's own folder `<landing>/.portal/`."""
     return {p.relative_to(landing).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(landing.rglob("*")) if p.is_file()}
+            for p in sorted(landing.rglob("*")) if p.is_file() and p.relative_to(landing).parts[0] != ".portal"}
 
 
 @pytest.mark.parametrize("portal_db", ["sqlite", "postgresql"], indirect=True)
@@ -153,10 +153,10 @@ def test_clerk_checks_then_submits_and_the_audit_log_records_it(portal):
     assert explanations == ["表号,规则编号,业务键,说明",
                             "表3,social_assistance.dibao_tekun_funds.per_person,,=2022年统一调整发放口径，单位为万元，数据无误"]
     assert not list((landing / PERIOD / COUNTY).glob(".portal-*"))                   # nothing left aside
-    uploads = portal["tmp"] / "portal" / "portal-files" / "uploads"
+    uploads = portal["landing"] / ".portal" / "uploads"
     assert [p.name for p in uploads.iterdir()] == [bad.headers["location"].split("/")[-1]]   # the submitted copy is gone
     assert (uploads.parent.stat().st_mode & 0o077) == 0
-    archive = portal["tmp"] / "portal" / "portal-files" / "archive" / PERIOD / COUNTY
+    archive = portal["landing"] / ".portal" / "archive" / PERIOD / COUNTY
     kept = [p for p in archive.iterdir() if p.name.endswith(T3)]
     assert [p.read_bytes() for p in kept] == [(SAMPLE / PERIOD / COUNTY / T3).read_bytes()]
 
@@ -280,7 +280,7 @@ def test_upload_size_and_type_are_checked_before_reading(portal, monkeypatch):
                              ("随便.csv", FIXED, "无法从文件名识别报表")):
         r = upload(c, csrf, data, name=name)
         assert r.status_code == 400 and said in r.text, name
-    uploads = portal["tmp"] / "portal" / "portal-files" / "uploads"
+    uploads = portal["landing"] / ".portal" / "uploads"
     assert not uploads.exists() or not any(uploads.iterdir())
     import io
     import zipfile
@@ -394,7 +394,7 @@ def test_explanations_of_the_pipelines_warnings_merge_into_the_countys_file(port
     assert target.read_bytes().decode("utf-8-sig").splitlines() == [
         "表号,规则编号,业务键,说明", "表2,cross.x,,保留", "表8,cross.moved_over_half,,新增1个最美休闲乡村",
         "表1,m.size,6110210001,家庭人口 14 人， 经入户核实"]
-    archive = portal["tmp"] / "portal" / "portal-files" / "archive" / PERIOD / COUNTY
+    archive = portal["landing"] / ".portal" / "archive" / PERIOD / COUNTY
     assert len([p for p in archive.iterdir() if p.name.endswith("说明.csv")]) == 2
     wang, wcsrf = signed_in(portal, "wang")
     assert wang.post(f"/county/{COUNTY}/explain", data={"csrf": wcsrf, "count": "0"}).status_code == 403
