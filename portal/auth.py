@@ -40,6 +40,8 @@ class AccountError(Exception):
 def add_user(name: str, county: str, role: str, password: str) -> None:
     if not name or len(name) > 64 or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise AccountError("用户名只能包含字母、数字、_-. / a user name is letters, digits and _-. only")
+    if store.masked(name) != name:
+        raise AccountError("用户名不能是身份证号 / a user name cannot be an ID number")
     if role not in ROLES:
         raise AccountError(f"角色必须是clerk或analyst / role must be clerk or analyst, not {role!r}")
     county = CITY_CODE if county == "city" and role == "analyst" else county
@@ -83,7 +85,7 @@ def rate_limited(con, name: str, ip: str) -> bool:
     con.execute("delete from login_attempts where at < ?", [since - window])
     row = con.execute(
         "select count(*) filter (where name = ?) as by_name, count(*) filter (where ip = ?) as by_ip "
-        "from login_attempts where ok = 0 and at >= ?", [name, ip, since]).fetchone()
+        "from login_attempts where ok = 0 and at >= ?", [store.masked(name), ip, since]).fetchone()
     return row["by_name"] >= allowed or row["by_ip"] >= allowed * 4
 
 
@@ -95,7 +97,8 @@ def sign_in(con, name: str, password: str, ip: str) -> str | None:
     except (VerificationError, InvalidHashError):
         ok = False
     ok = ok and not user["disabled"]
-    con.execute("insert into login_attempts (name, ip, at, ok) values (?, ?, ?, ?)", [name, ip, time.time(), int(ok)])
+    con.execute("insert into login_attempts (name, ip, at, ok) values (?, ?, ?, ?)",
+                [store.masked(name), ip, time.time(), int(ok)])        # a name typed may be an ID number
     store.audit(con, "login", user=user if ok else None, ip=ip, target=name, decision="ok" if ok else "refused")
     if not ok:
         return None
