@@ -469,8 +469,8 @@ async def review(request: Request):
     with store.connect() as con:
         con.execute("insert into reviews (period, county, return_id, submission_id, action, comment, user_name, at) "
                     "values (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [period, county, ret.return_id, str(form.get("submission_id", "")) or None, action, comment,
-                     user["name"], store.now()])
+                    [period, county, ret.return_id, store.masked(str(form.get("submission_id", ""))[:200]) or None,
+                     action, comment, user["name"], store.now()])
         store.audit(con, f"review.{action}", user=user, ip=client_ip(request), period=period, county=county,
                     target=ret.return_id, decision=action, detail=comment)
     return RedirectResponse(f"/county/{county}/return/{ret.return_id}?period={period}", 303)
@@ -562,6 +562,23 @@ class MaskedErrors:
             if scope["type"] == "http" and not started:
                 await Response("服务器内部错误 / internal server error", 500, media_type="text/plain; charset=utf-8",
                                headers=SECURITY_HEADERS)(scope, receive, send)
+
+
+class MaskedLog(logging.Filter):
+    """The server's own log lines (uvicorn's access and error logs quote the requested address,
+    which anyone may type an ID number into) with anything shaped like an ID number masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = store.masked(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(store.masked(a) for a in record.args)
+        return True
+
+
+def mask_server_logs():
+    """For the serving process (`shangluo portal`): uvicorn's loggers get `MaskedLog`."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(MaskedLog())
 
 
 def create_app() -> Starlette:

@@ -193,3 +193,36 @@ def test_an_unexpected_error_is_logged_masked(portal, monkeypatch, caplog):
     assert r.status_code == 500 and beijing not in r.text and r.headers["x-frame-options"] == "DENY"
     logged = "\n".join(rec.getMessage() for rec in caplog.records)
     assert "ValueError" in logged and beijing not in logged and beijing[:4] + "**********" + beijing[-4:] in logged
+
+
+def test_the_served_portal_logs_an_address_with_an_id_number_masked(portal):
+    """`shangluo portal` itself: uvicorn's access log quotes what anyone typed into the address."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+    from tests.conftest import ROOT
+    _, _, _, beijing = t1_files()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k.startswith("SHANGLUO_") or k in ("PATH", "HOME")}
+    log = portal["tmp"] / "served.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "portal", "--port", str(port)], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/login?name={beijing}", timeout=2)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            else:
+                raise AssertionError(log.read_text())
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    served = log.read_text()
+    assert f"/login?name={beijing[:4]}**********{beijing[-4:]}" in served and beijing not in served
+    assert (portal["landing"] / ".portal" / "tmp").is_dir()
