@@ -70,8 +70,9 @@ FILES_FOLDER = ".portal"                # a dot folder at the landing root: no p
 
 
 def files_dir(kind: str) -> Path:
-    """`uploads` (in progress) or `archive` (landing files replaced through the portal), in
-    `<landing>/.portal/`: files as sent hold ID numbers in clear, so they never leave landing."""
+    """`uploads` (in progress), `archive` (landing files replaced through the portal) or `tmp`
+    (the serving process's temporary files), in `<landing>/.portal/`: files as sent hold ID
+    numbers in clear, so they never leave landing."""
     root = Settings.from_env().landing / FILES_FOLDER
     path = root / kind
     if not path.is_dir():
