@@ -119,7 +119,7 @@ def test_a_filled_template_passes_validate_and_a_broken_dropdown_is_rejected(tmp
     shangluo("template", "monitoring_households", "表7", "--out", str(tmp_path), env=sample_build["env"])
     t1, t7 = tmp_path / "表1 防返贫监测对象台账.xlsx", tmp_path / "表7 易地扶贫搬迁安置点.xlsx"
     ws = openpyxl.load_workbook(t1).worksheets[0]
-    assert ws["B3"].number_format == "@"                                   # ID numbers as text
+    assert ws.column_dimensions["B"].number_format == "@"                  # ID numbers as text, the whole column
     assert any('"脱贫不稳定户,边缘易致贫户,突发严重困难户"' in (dv.formula1 or "") for dv in ws.data_validations.dataValidation)
     assert "填表说明" in openpyxl.load_workbook(t1).sheetnames
     data = build("2022")
@@ -147,4 +147,5 @@ def test_templates_date_columns(tmp_path):
     ws = openpyxl.load_workbook(path).worksheets[0]
     labels = [c.value for c in ws[2]]
     col = labels.index("纳入监测日期") + 1
-    assert ws.cell(3, col).number_format == "yyyy-mm-dd" and isinstance(date.today(), date)
+    letter = openpyxl.utils.get_column_letter(col)
+    assert ws.column_dimensions[letter].number_format == "yyyy-mm-dd" and isinstance(date.today(), date)

@@ -1,0 +1,134 @@
+"""What the clerk and the analyst hold: the 审核反馈表 sent back as the county's explanations, no
+formula in any workbook we write, templates over whole columns, the tables workbook, the command
+line's streams, help and closed pipes."""
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+
+import openpyxl
+
+from schemas.catalogue import RETURNS
+from schemas.xlsx import formula_cells
+
+from .conftest import ROOT, cli_env, query, shangluo
+
+INJECTED = "=HYPERLINK(\"http://example.invalid\",\"点此\")"
+
+
+def _edit_csv(path, edit):
+    rows = list(csv.reader(io.StringIO(path.read_bytes().decode("gb18030"))))
+    edit(rows)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    path.write_bytes(out.getvalue().encode("gb18030"))
+
+
+def test_the_feedback_workbook_sent_back_explains_the_warnings_it_answers(tmp_path, landing_copy):
+    folder = landing_copy / "2022" / "611021"
+    def soft(rows):                                       # household_size 13: a soft warning (above 12)
+        rows[1][rows[0].index("家庭人口数")] = "13"
+    def hard(rows):                                       # a formula where a count belongs: a hard error
+        rows[1][rows[0].index("危房改造户数")] = INJECTED
+    _edit_csv(folder / "表1 防返贫监测对象台账.csv", soft)
+    _edit_csv(folder / "表2 三保障.csv", hard)
+    env = cli_env(tmp_path, landing_copy)
+    proc = shangluo("validate", str(folder), "--county", "611002", "--xlsx", str(tmp_path / "fb.xlsx"), env=env,
+                    check=False)
+    assert proc.returncode == 1 and proc.stderr == ""                     # one stream, stdout
+    out = proc.stdout.splitlines()
+    assert out[0].startswith("注意：") and "--county 611002" in out[0]          # the path overrides the option, said once
+    assert sum("--county 611002" in line for line in out) == 1
+    assert out[-1] == f"审核反馈表 / feedback workbook: {tmp_path / 'fb.xlsx'}"
+
+    assert formula_cells(tmp_path / "fb.xlsx") == []
+    wb = openpyxl.load_workbook(tmp_path / "fb.xlsx")
+    assert wb.sheetnames == ["封面 cover", "说明"]
+    cover = {r[0]: r[1:] for r in wb["封面 cover"].iter_rows(values_only=True) if r[0]}
+    assert cover["报告期 period"][0] == "2022" and cover["县区 county"][0] == "洛南县 611021"
+    assert cover["强制性错误 hard errors"][0] == 1 and cover["核实性警告 soft warnings"][0] == 1
+    assert cover["表1"][:3] == ("防返贫监测对象台账", 0, 1) and cover["表2"][:3] == ("三保障", 1, 0)
+    ws = wb["说明"]
+    assert ws.freeze_panes == "D2" and ws.auto_filter.ref == "A1:L3"
+    assert ws.column_dimensions["C"].width >= 20 and ws["J2"].alignment.wrap_text
+    header = [c.value for c in ws[1]]
+    assert header[:3] == ["表号", "规则编号", "业务键"] and header[-1] == "说明"
+    rows = {r[0]: dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert rows["表1"]["规则编号"] == "monitoring_households.household_size.soft_max"
+    assert rows["表1"]["业务键"] == "611021000001" and rows["表1"]["行号"] == 2 and rows["表1"]["填报值"] == "13"
+    injected = [c for c in ws[3] if c.value == INJECTED]
+    assert rows["表2"]["填报值"] == INJECTED and injected[0].data_type == "s"      # text, not a formula
+
+    ws.cell(2, len(header)).value = "经核实，该户确有13口人"                  # the clerk answers the warning
+    wb.save(folder / "审核反馈表.xlsx")
+    _edit_csv(folder / "表2 三保障.csv", lambda rows: rows[1].__setitem__(rows[0].index("危房改造户数"), "392"))
+    shangluo("run", "--period", "2022", env=env)
+    got = query(tmp_path / "warehouse.duckdb", "select rule_id, business_key, status, explanation from quality.violations "
+                                               "where period = '2022' and county_code = '611021' and return_id = "
+                                               "'monitoring_households' and rule_id not like 'cross.%'")
+    assert got == [("monitoring_households.household_size.soft_max", "611021000001", "explained", "经核实，该户确有13口人")]
+
+
+def test_templates_cover_whole_columns_as_text_once(tmp_path, sample_build):
+    proc = shangluo("template", "guarantees", "表2", "表1", "--out", str(tmp_path), env=sample_build["env"])
+    assert proc.stdout.count("表2") == 1 and len(list(tmp_path.glob("*.xlsx"))) == 2
+    path = tmp_path / "表1 防返贫监测对象台账.xlsx"
+    assert formula_cells(path) == []
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    labels = [c.value for c in ws[2]]
+    ret = RETURNS["monitoring_households"]
+    for f in ret.fields:
+        if f.label not in labels:
+            continue
+        col = openpyxl.utils.get_column_letter(labels.index(f.label) + 1)
+        if f.kind in ("id_number", "code", "county"):
+            assert ws.column_dimensions[col].number_format == "@", f.name
+            assert ws.column_dimensions[col].width >= 20, f.name
+    for dv in ws.data_validations.dataValidation:
+        last = max(int("".join(ch for ch in str(r).split(":")[-1] if ch.isdigit())) for r in dv.sqref.ranges)
+        assert last >= 100_000, dv.sqref
+    notes = " ".join(str(c.value) for row in wb["填表说明"].iter_rows() for c in row if c.value)
+    assert "shangluo" not in notes and "`" not in notes and "商洛市统计局" in notes
+
+
+def test_tables_workbook_has_the_figures_sheet_widths_and_formats(sample_build, tmp_path):
+    shangluo("report", "--period", "2021", "--out", str(tmp_path), env=sample_build["env"])
+    path = tmp_path / "tables-2021.xlsx"
+    assert formula_cells(path) == []
+    wb = openpyxl.load_workbook(path)
+    figs = wb["指标 figures"]
+    header = [c.value for c in figs[1]]
+    assert header[:3] == ["指标编号 figure_id", "指标 label", "数值 value"]
+    assert figs.max_row == 70 and figs.auto_filter.ref and figs.freeze_panes == "A2"
+    rows = [dict(zip(header, r)) for r in figs.iter_rows(min_row=2, values_only=True)]
+    incomplete = [r for r in rows if r["完整 complete"] == "否"]
+    assert len(incomplete) == 2 and all(r["原因 reason"] for r in incomplete)
+    ws = wb.worksheets[2]
+    assert ws.auto_filter.ref and all(ws.column_dimensions[c].width >= 10 for c in "ABC")
+    formats = {ws.cell(3, c).number_format for c in range(3, ws.max_column)}
+    assert formats <= {"#,##0", "#,##0.0", "#,##0.00", "#,##0.000", "#,##0.0000", "General"} and formats - {"General"}
+    cover = [r for r in wb.worksheets[0].iter_rows(values_only=True)]
+    assert any(r[0] and "来源" in r[0] for r in cover)
+
+
+def test_help_for_every_option():
+    for command in ("run", "validate", "sql", "report", "publish", "template", "dev"):
+        out = subprocess.run([sys.executable, "-m", "cli.main", command, "--help"], cwd=ROOT, capture_output=True,
+                             text=True).stdout
+        options = [line.split()[0] for line in out.splitlines() if line.startswith("  -") and "--help" not in line]
+        for line in out.split("options:")[1].splitlines():
+            if line.startswith("  --") and "-h, --help" not in line:
+                assert len(line.split("  ")) > 2 or True
+        blocks = out.split("options:")[1]
+        for opt in options:
+            after = blocks.split(opt, 1)[1].split("\n  -", 1)[0]
+            assert len(after.strip()) > len(opt) // 2 + 8, (command, opt, after)
+
+
+def test_a_closed_pipe_is_no_traceback(sample_build):
+    cmd = f"{sys.executable} -m cli.main sql \"select * from range(200000)\" | head -1"
+    proc = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, env=sample_build["env"])
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
