@@ -401,11 +401,16 @@ def workbook(rep: Report, path: Path):
     save(wb, path)
 
 
+def report_files(out: Path, period: str) -> list[Path]:
+    """The three files of a period's report, in the order `write` writes them."""
+    return [Path(out) / f"report-{period}.md", Path(out) / f"report-{period}.html", Path(out) / f"tables-{period}.xlsx"]
+
+
 def write(con: duckdb.DuckDBPyConnection, period: str, out: Path) -> tuple[Report, list[Path]]:
     rep = build(con, period)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"report-{period}.md", out / f"report-{period}.html", out / f"tables-{period}.xlsx"]
+    paths = report_files(out, period)
     paths[0].write_text(markdown(rep), encoding="utf-8")
     paths[1].write_text(html_page(rep), encoding="utf-8")
     workbook(rep, paths[2])
