@@ -345,7 +345,7 @@ def workbook(rep: Report, path: Path):
                                "工作表 / values at the published decimals and rounding, in the unit of the header; "
                                "complete = 否 means some county's return is not in force: see the sheet 指标 figures"],
                 ["全市指标 city figures", f"{len(rep.city) - len(incomplete)}/{len(rep.city)} 完整 complete"],
-                ["数据质量 data quality", _quality_line(rep)], [],
+                ["数据质量 data quality", _quality_counts(rep)], [],
                 ["工作表 sheets"], ["指标 figures", "全市69个公布指标：数值、单位、文字、是否完整及原因 / the 69 published "
                                                   "figures of the city"],
                 *[[SECTION_LABELS[s][:31], f"report.{s}：全市和各县区 / the city and each county"] for s in SECTIONS],
