@@ -27,10 +27,14 @@ def _edit_csv(path, edit):
 
 
 def test_the_feedback_workbook_sent_back_explains_the_warnings_it_answers(tmp_path, landing_copy):
+    """Three soft warnings (households of 13) and a hard error (a formula for a count) in 洛南县. The
+    clerk answers the first in the workbook's sheet 说明, the second in that sheet saved as 说明.csv,
+    leaves the third: after a run the first two are explained, the third is open."""
     folder = landing_copy / "2022" / "611021"
-    def soft(rows):                                       # household_size 13: a soft warning (above 12)
-        rows[1][rows[0].index("家庭人口数")] = "13"
-    def hard(rows):                                       # a formula where a count belongs: a hard error
+    def soft(rows):
+        for line in rows[1:4]:
+            line[rows[0].index("家庭人口数")] = "13"
+    def hard(rows):
         rows[1][rows[0].index("危房改造户数")] = INJECTED
     _edit_csv(folder / "表1 防返贫监测对象台账.csv", soft)
     _edit_csv(folder / "表2 三保障.csv", hard)
@@ -48,27 +52,33 @@ def test_the_feedback_workbook_sent_back_explains_the_warnings_it_answers(tmp_pa
     assert wb.sheetnames == ["封面 cover", "说明"]
     cover = {r[0]: r[1:] for r in wb["封面 cover"].iter_rows(values_only=True) if r[0]}
     assert cover["报告期 period"][0] == "2022" and cover["县区 county"][0] == "洛南县 611021"
-    assert cover["强制性错误 hard errors"][0] == 1 and cover["核实性警告 soft warnings"][0] == 1
-    assert cover["表1"][:3] == ("防返贫监测对象台账", 0, 1) and cover["表2"][:3] == ("三保障", 1, 0)
+    assert cover["强制性错误 hard errors"][0] == 1 and cover["核实性警告 soft warnings"][0] == 3
+    assert cover["表1"][:3] == ("防返贫监测对象台账", 0, 3) and cover["表2"][:3] == ("三保障", 1, 0)
     ws = wb["说明"]
-    assert ws.freeze_panes == "D2" and ws.auto_filter.ref == "A1:L3"
+    assert ws.freeze_panes == "D2" and ws.auto_filter.ref == "A1:L5"
     assert ws.column_dimensions["C"].width >= 20 and ws["J2"].alignment.wrap_text
     header = [c.value for c in ws[1]]
     assert header[:3] == ["表号", "规则编号", "业务键"] and header[-1] == "说明"
-    rows = {r[0]: dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True)}
-    assert rows["表1"]["规则编号"] == "monitoring_households.household_size.soft_max"
-    assert rows["表1"]["业务键"] == "611021000001" and rows["表1"]["行号"] == 2 and rows["表1"]["填报值"] == "13"
-    injected = [c for c in ws[3] if c.value == INJECTED]
-    assert rows["表2"]["填报值"] == INJECTED and injected[0].data_type == "s"      # text, not a formula
+    rows = [dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert [(r["表号"], r["规则编号"], r["业务键"], r["行号"], r["填报值"]) for r in rows[:3]] == [
+        ("表1", "monitoring_households.household_size.soft_max", f"61102100000{i}", i + 1, "13") for i in (1, 2, 3)]
+    assert rows[3]["表号"] == "表2" and rows[3]["填报值"] == INJECTED
+    assert [c for c in ws[5] if c.value == INJECTED][0].data_type == "s"      # text, not a formula
 
-    ws.cell(2, len(header)).value = "经核实，该户确有13口人"                  # the clerk answers the warning
+    ws.cell(2, len(header)).value = "经核实，该户确有13口人"                  # answered in the workbook
     wb.save(folder / "审核反馈表.xlsx")
+    ws.cell(2, len(header)).value = None
+    ws.cell(3, len(header)).value = "户主之父母同住，13人属实"                  # answered in 说明.csv
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\r\n").writerows([c.value for c in line] for line in ws.iter_rows())
+    (folder / "说明.csv").write_bytes(text.getvalue().encode("gb18030"))      # as Excel saves a sheet in Chinese
     _edit_csv(folder / "表2 三保障.csv", lambda rows: rows[1].__setitem__(rows[0].index("危房改造户数"), "392"))
     shangluo("run", "--period", "2022", env=env)
-    got = query(tmp_path / "warehouse.duckdb", "select rule_id, business_key, status, explanation from quality.violations "
-                                               "where period = '2022' and county_code = '611021' and return_id = "
-                                               "'monitoring_households' and rule_id not like 'cross.%'")
-    assert got == [("monitoring_households.household_size.soft_max", "611021000001", "explained", "经核实，该户确有13口人")]
+    got = query(tmp_path / "warehouse.duckdb", "select business_key, status, explanation from quality.violations "
+                                               "where period = '2022' and county_code = '611021' and rule_id = "
+                                               "'monitoring_households.household_size.soft_max' order by business_key")
+    assert got == [("611021000001", "explained", "经核实，该户确有13口人"),
+                   ("611021000002", "explained", "户主之父母同住，13人属实"), ("611021000003", "open", None)]
 
 
 def test_templates_cover_whole_columns_as_text_once(tmp_path, sample_build):
