@@ -138,3 +138,36 @@ def test_a_closed_pipe_is_no_traceback(sample_build):
     cmd = f"{sys.executable} -m cli.main sql \"select * from range(200000)\" | head -1"
     proc = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, env=sample_build["env"])
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_the_run_summary_explains_and_stays_quiet_without_a_terminal(sample_build):
+    out = sample_build["stdout"]
+    assert "▸" not in out and "\r" not in out and "\x1b" not in out                # no progress line into a pipe
+    assert out.count("采用的报表含市本级（611000）1 份") == 2                          # why 71, per period
+    assert "  不完整 incomplete: 上期空壳村：未采用：商州区表5（2020）" in out          # why 2021 has 67/69
+    reports = sample_build["tmp"] / "reports"
+    for period in ("2021", "2022"):
+        assert (f"  报告 report: {reports}/report-{period}.md, {reports}/report-{period}.html, "
+                f"{reports}/tables-{period}.xlsx") in out
+
+
+def test_the_run_shows_its_steps_on_a_terminal(tmp_path):
+    import os
+    import pty
+    main, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--period", "2021"], cwd=ROOT, env=cli_env(tmp_path),
+                            stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:             # the run has ended and closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=600) == 0
+    text = seen.decode("utf-8", "replace")
+    assert "\r\x1b[K2021 ▸ 读取和检查报表 reading and checking returns" in text
+    assert "2021 ▸ 表间核对、汇总和报告" in text and "2021: 报表 accepted 71" in text
