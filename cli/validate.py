@@ -1,6 +1,9 @@
 """`shangluo validate`: a clerk checks return files before sending them. No warehouse needed.
 
-Period and county come from `<period>/<county>/` in the path, else from --period / --county.
+Period and county come from `<period>/<county>/` in the path, else from --period / --county (a
+note says when the path overrides them). Everything goes to stdout, in order: a line per file, then
+the violations (with --json only the JSON is on stdout, the lines on stderr). --xlsx writes the
+审核反馈表 (publish/feedback.py).
 Exit 2 if anything was unusable, else 1 if any hard error, else 0.  City-wide rules (uniqueness
 across counties, cross-return rules) are the pipeline's, not this command's.
 """

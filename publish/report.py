@@ -119,8 +119,8 @@ def _issues(rep: Report) -> list[str]:
 
 def markdown(rep: Report) -> str:
     out = [f"# {rep.title}", "", f"> 报告期 {rep.period}；由数据仓库生成于 {rep.generated_at:%Y-%m-%d %H:%M:%S} / generated from the warehouse",
-           f"> {_quality_line(rep)}", ""]
-    out += [f"> - {line}" for line in _issues(rep)]
+           f"> {_quality_line(rep)}"]
+    out += [f"> - {line}" for line in _issues(rep)] + [""]
     out += ["", *[p + "\n" for p in rep.paragraphs]]
     if rep.reconciliation:
         out += ["## 与公开发布数字核对 / reconciliation with the published figures", "",
