@@ -171,3 +171,17 @@ def test_the_run_shows_its_steps_on_a_terminal(tmp_path):
     text = seen.decode("utf-8", "replace")
     assert "\r\x1b[K2021 ▸ 读取和检查报表 reading and checking returns" in text
     assert "2021 ▸ 表间核对、汇总和报告" in text and "2021: 报表 accepted 71" in text
+
+
+def test_text_from_a_return_stays_text_in_every_workbook_we_write(tmp_path):
+    from schemas.xlsx import append, put, save
+    hostile = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A2)", "=HYPERLINK(\"http://x\")", "a\x01b\x1fc"]
+    wb = openpyxl.Workbook()
+    append(wb.active, hostile)
+    put(wb.active, 2, 1, "=1+1")
+    wb.active["B2"] = "=2+2"                  # a writer that forgot the helper: save still makes it text
+    path = save(wb, tmp_path / "x.xlsx")
+    assert formula_cells(path) == []
+    ws = openpyxl.load_workbook(path).active
+    assert [c.value for c in ws[1]] == hostile[:5] + ["abc"] and all(c.data_type == "s" for c in ws[1])
+    assert ws["A2"].value == "=1+1" and ws["B2"].value == "=2+2"
