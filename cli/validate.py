@@ -1,6 +1,9 @@
 """`shangluo validate`: a clerk checks return files before sending them. No warehouse needed.
 
-Period and county come from `<period>/<county>/` in the path, else from --period / --county.
+Period and county come from `<period>/<county>/` in the path, else from --period / --county (a
+note says when the path overrides them). Everything goes to stdout, in order: a line per file, then
+the violations (with --json only the JSON is on stdout, the lines on stderr). --xlsx writes the
+审核反馈表 (publish/feedback.py).
 Exit 2 if anything was unusable, else 1 if any hard error, else 0.  City-wide rules (uniqueness
 across counties, cross-return rules) are the pipeline's, not this command's.
 """
@@ -21,15 +24,24 @@ from schemas.validate import check_part
 from shangluo.config import cutoff
 
 COLUMNS = ("period", "county_code", "return_id", "submission_id", "source", "sheet", "source_row", "column_header",
-           "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation")
-HEADERS_ZH = ("报告期", "县区代码", "报表", "版本", "文件", "工作表", "行号", "列名", "填报值", "规则编号", "类别",
-              "问题说明", "Message", "状态", "说明")
+           "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation", "business_key")
 
 
-def _where(path: Path, period: str | None, county: str | None) -> tuple[str | None, str | None]:
+def _say(args, text: str):
+    """One stream, in order: stdout; with --json stdout holds only the JSON, so the lines go to stderr."""
+    print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+
+def _where(args, path: Path) -> tuple[str | None, str | None]:
+    period, county = args.period, args.county
     parts = path.resolve().parts
     for i in range(len(parts) - 2, 0, -1):
         if parts[i].isdigit() and len(parts[i]) == 4 and parts[i + 1] in AREAS:
+            for option, given, found in (("--period", period, parts[i]), ("--county", county, parts[i + 1])):
+                if given and given != found and (option, found) not in args.__dict__.setdefault("warned", set()):
+                    args.warned.add((option, found))
+                    _say(args, f"注意：{path.parent}的路径表明{found}，{option} {given}不适用 / note: the path says {found}; "
+                               f"{option} {given} does not apply to this file")
             return parts[i], parts[i + 1]
     return period, county
 
@@ -44,21 +56,21 @@ def _files(paths: list[Path]):
 
 def validate_paths(args) -> int:
     key = os.environ.get("SHANGLUO_PII_KEY", "").encode() or secrets.token_bytes(32)   # nothing is stored
-    rows, unusable = [], False
+    rows, unusable, where = [], False, set()
     for path in _files(args.paths):
         if is_system_file(path.name):
             continue
-        period, county = _where(path, args.period, args.county)
+        period, county = _where(args, path)
         if not period or not county:
-            print(f"{path}: 无法确定报告期和县区：请放在<期别>/<县区代码>/目录下或使用--period和--county / cannot tell the "
-                  f"period and county: put the file under <period>/<county_code>/ or give --period and --county",
-                  file=sys.stderr)
+            _say(args, f"{path}: 无法确定报告期和县区：请放在<期别>/<县区代码>/目录下或使用--period和--county / cannot "
+                       f"tell the period and county: put the file under <period>/<county_code>/ or give --period and --county")
             return 2
+        where.add((period, county))
         if not path.exists():
-            print(f"{path}: 文件不存在 / no such file", file=sys.stderr)
+            _say(args, f"{path}: 文件不存在 / no such file")
             unusable = True
             continue
-        found, bad = check_file(path, period, county, key, sys.stderr)
+        found, bad = check_file(path, period, county, key, sys.stderr if args.json else sys.stdout)
         rows += found
         unusable = unusable or bad
     rows = [{c: r.get(c) for c in COLUMNS} for r in rows]
@@ -67,7 +79,11 @@ def validate_paths(args) -> int:
     else:
         _print_table(rows)
     if args.xlsx:
-        write_feedback(rows, args.xlsx)
+        from publish.feedback import write_feedback
+        periods, counties = {p for p, _ in where}, {c for _, c in where}
+        path = write_feedback(rows, args.xlsx, periods.pop() if len(periods) == 1 else args.period,
+                              counties.pop() if len(counties) == 1 else args.county)
+        _say(args, f"审核反馈表 / feedback workbook: {path}")
     if unusable:
         return 2
     return 1 if any(r["severity"] == HARD for r in rows) else 0
@@ -116,21 +132,3 @@ def _print_table(rows: list[dict]):
         where = f"{Path(r['source']).name}{'!' + r['sheet'] if r['sheet'] else ''} 第{r['source_row'] or '-'}行 {r['column_header']}"
         print(f"[{r['severity']}] {where} 值“{r['value']}”: {r['message_zh']} / {r['message_en']} ({r['rule_id']})")
 
-
-def write_feedback(rows: list[dict], path: Path):
-    """审核反馈表: one row per violation, in Chinese, ready to send back to the county."""
-    import openpyxl
-    from openpyxl.styles import Font
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "审核反馈表"
-    ws.append(["文件", "工作表", "行号", "列名", "填报值", "类别", "问题说明", "Message", "规则编号"])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for r in rows:
-        ws.append([Path(r["source"]).name, r["sheet"], r["source_row"], r["column_header"], r["value"],
-                   "强制性" if r["severity"] == HARD else "核实性", r["message_zh"], r["message_en"], r["rule_id"]])
-    for col, width in zip("ABCDEFGHI", (28, 20, 8, 20, 20, 8, 50, 50, 40)):
-        ws.column_dimensions[col].width = width
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)

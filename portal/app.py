@@ -253,7 +253,7 @@ async def county_feedback(request: Request):
     except reads.Unavailable as exc:
         raise HTTPException(503, str(exc))
     out = scratch() / "f.xlsx"
-    await run_in_threadpool(files.feedback, rows, out)
+    await run_in_threadpool(files.feedback, rows, out, period, county)
     return download(out, f"审核反馈表-{period}-{county}-{AREAS[county]}.xlsx", XLSX, out.parent)
 
 
@@ -371,7 +371,7 @@ async def upload_feedback(request: Request):
     with store.connect() as con:
         up = _own_upload(request, con)
     out = scratch() / "f.xlsx"
-    await run_in_threadpool(files.feedback, up["findings"], out)
+    await run_in_threadpool(files.feedback, up["findings"], out, up["period"], up["county"])
     return download(out, f"审核反馈表-{up['period']}-{up['county']}-{up['stored_name']}.xlsx", XLSX, out.parent)
 
 

@@ -35,19 +35,11 @@ def max_upload_bytes() -> int:
     return int(float(os.environ.get("SHANGLUO_PORTAL_MAX_UPLOAD_MB", "50")) * 2**20)
 
 
-def feedback(rows: list[dict], path: Path) -> Path:
-    """The 审核反馈表 workbook: the one place that says which writer makes it.  A value as written
-    by a clerk may start with `=`: every such cell is stored as text, never as a formula."""
-    import openpyxl
-    from cli.validate import write_feedback
-    write_feedback(rows, path)
-    wb = openpyxl.load_workbook(path)
-    formulas = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.data_type == "f"]
-    for cell in formulas:
-        cell.data_type = "s"
-    if formulas:
-        wb.save(path)
-    return path
+def feedback(rows: list[dict], path: Path, period: str | None = None, county: str | None = None) -> Path:
+    """The 审核反馈表 workbook, as `shangluo validate --xlsx` writes it (publish/feedback.py: text from
+    returns stored as text, never as a formula)."""
+    from publish.feedback import write_feedback
+    return write_feedback(rows, path, period, county)
 
 
 class Refused(Exception):
