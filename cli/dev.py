@@ -1,4 +1,5 @@
-"""`shangluo dev`: the Dagster UI on 127.0.0.1 with this project's instance."""
+"""`shangluo dev`: the Dagster UI on 127.0.0.1 with this project's instance (`dagster dev` from the
+root does the same with the instance of the root dagster.yaml; DAGSTER_HOME, when set, wins)."""
 from __future__ import annotations
 
 import os
@@ -11,6 +12,6 @@ from .run import dagster_env
 
 def cmd_dev(args) -> int:
     env = {**os.environ, **dagster_env()}
-    cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port), "-m", "pipelines.definitions"]
+    cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port)]   # [tool.dagster]
     os.chdir(ROOT)
     os.execvpe(cmd[0], cmd, env)
