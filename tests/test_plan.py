@@ -115,6 +115,13 @@ def test_a_change_the_run_did_not_read_is_still_a_change_for_the_next(tmp_path, 
     assert to_read() == {"industry"}                                            # not read yet: still a change
     run(to_read())
     assert to_read() == set()
+    # a run that stages nothing does not leave a vacuous check result ("0 rows checked") as the latest:
+    # the check then covers all of the return's staging
+    again = run({"employment"})
+    (check,) = [e for e in again.get_asset_check_evaluations() if e.check_name == "hard_rules_hold"]
+    in_staging = query(wh, "select count(*) from staging.employment where period = '2022'")[0][0]
+    assert check.metadata["scope"].value == "all of staging" and check.metadata["rows_checked"].value == in_staging > 1
+    assert check.passed and check.partition == "2022"
 
 
 def test_the_cli_reads_again_only_what_changed(tmp_path, landing_copy, monkeypatch):
