@@ -69,8 +69,8 @@ def _runs(url: str) -> list[dict]:
     con = psycopg2.connect(url)
     try:
         cur = con.cursor()
-        cur.execute("select run_id, status from runs order by id")
-        runs = [{"run_id": r, "status": s} for r, s in cur.fetchall()]
+        cur.execute("select run_id, status, pipeline_name from runs order by id")
+        runs = [{"run_id": r, "status": s, "job": j} for r, s, j in cur.fetchall()]
         cur.execute("select run_id, key, value from run_tags")
         tags: dict[str, dict[str, str]] = {}
         for run_id, key, value in cur.fetchall():
@@ -145,7 +145,7 @@ def test_daemon_on_postgres_launches_the_sensor_and_schedule_runs(tmp_path, post
     shangluo("run", env=env)                 # the CLI's run, in the same PostgreSQL instance
     (cli_run,) = _runs(postgres)
     assert cli_run["status"] == "SUCCESS" and cli_run["tags"]["shangluo/trigger"] == "cli"
-    assert cli_run["tags"]["dagster/partition"] == "2022"
+    assert cli_run["tags"]["dagster/partition"] == "2022" and cli_run["job"] == "build_period"
     city_before = query(wh, CITY_EMPLOYED)[0][0]
 
     logs = [tmp_path / "code-server.log", tmp_path / "daemon.log"]
@@ -176,7 +176,7 @@ def test_daemon_on_postgres_launches_the_sensor_and_schedule_runs(tmp_path, post
         row["employed_persons"] += 1000
         (landing / "2022" / "611024" / "employment.csv").write_bytes(csv_bytes("employment", [row], "utf-8-sig", "en"))
         (sensor_run,) = _wait("the sensor's run", done("sensor"), 300, logs)
-        assert sensor_run["tags"]["dagster/partition"] == "2022"
+        assert sensor_run["tags"]["dagster/partition"] == "2022" and sensor_run["job"] == "build_period"
         assert sensor_run["tags"]["dagster/sensor_name"] == "landing_sensor"
         assert query(wh, CITY_EMPLOYED)[0][0] - city_before == Decimal("0.1")   # 1000 persons are 0.1 万人
         assert query(wh, "select count(*) from landing.submissions where status = 'superseded'")[0][0] == 1
