@@ -16,14 +16,29 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}   # the 
 
 
 def dagster_env() -> dict[str, str]:
-    """DAGSTER_HOME is the repository root (dagster.yaml); state goes to .dagster/ unless set."""
-    state = Path(os.environ.get("SHANGLUO_DAGSTER_STATE") or ROOT / ".dagster")
-    env = {"DAGSTER_HOME": os.environ.get("DAGSTER_HOME") or str(ROOT),
-           "SHANGLUO_DAGSTER_STATE": str(state),
-           "SHANGLUO_DAGSTER_COMPUTE_LOGS": os.environ.get("SHANGLUO_DAGSTER_COMPUTE_LOGS") or str(state / "compute_logs"),
-           "DAGSTER_DISABLE_TELEMETRY": "true"}   # else `dagster dev` makes $DAGSTER_HOME/logs for its uploader
+    """The Dagster instance of every command: the one DAGSTER_HOME names (deploy/postgres, say), else
+    the project's own (`project_home`), the one plain `dagster` commands use from the root."""
+    env = {"DAGSTER_HOME": os.environ.get("DAGSTER_HOME") or project_home()}
     os.environ.update(env)
     return env
+
+
+def project_home() -> str:
+    """.dagster/ at the root (git-ignored), or $SHANGLUO_DAGSTER_STATE.  The root dagster.yaml names its
+    storage relative to the root, in .dagster/, where Dagster puts it by default under this home:
+    the home gets the rest of that file (pool, telemetry), so it is the same instance."""
+    import yaml
+    home = Path(os.environ.get("SHANGLUO_DAGSTER_STATE") or ROOT / ".dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load((ROOT / "dagster.yaml").read_text(encoding="utf-8"))
+    for key in ("storage", "local_artifact_storage", "compute_logs"):
+        config.pop(key, None)
+    text = "# from the repository's dagster.yaml (written by shangluo; storage: the defaults here)\n" + \
+        yaml.safe_dump(config, sort_keys=True)
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    return str(home)
 
 
 def cmd_run(args) -> int:
@@ -54,30 +69,31 @@ def _run_periods(settings: Settings, periods: list[str], args, con) -> int:
     dagster_env()
     import dagster as dg
 
-    from pipelines.assets import ALL_ASSETS, period_partitions, selection
-    from pipelines.resources import WarehouseResource
+    from pipelines.assets import selection
+    from pipelines.definitions import defs
+    from pipelines.options import run_config
     from intake.ledger import returns_to_read
 
     from shangluo.config import rules_version
 
     instance = dg.DagsterInstance.get()
     _free_stale_slots(instance)
-    tags = {"shangluo/county": args.county or "", "shangluo/force": "true" if args.force else "false",
-            "shangluo/trigger": "cli", "shangluo/pid": str(os.getpid()), "shangluo/host": socket.gethostname()}
+    job = defs.resolve_job_def("build_period")     # the job the sensor and the schedule start
+    tags = {"shangluo/trigger": "cli", "shangluo/pid": str(os.getpid()), "shangluo/host": socket.gethostname(),
+            **({"shangluo/county": args.county} if args.county else {}), **({"shangluo/force": "true"} if args.force else {})}
     started = time.monotonic()
     for period in periods:
-        if not instance.has_dynamic_partition(period_partitions.name, period):
-            instance.add_dynamic_partitions(period_partitions.name, [period])
         # the returns whose landing files changed since the warehouse last took them; the rest of
         # staging stays as it is (staging never reads P-1, so P-1's run just before changes nothing here)
         read = returns_to_read(con, settings.landing, period, rules_version(), args.county, args.force)
         _say(f"{period}: 重新读取 / reading again: " + ("全部报表 / every return" if read is None else
                                                      ", ".join(sorted(read)) or "无 / none (nothing changed)"))
         progress = Progress(instance, period).start()     # a line that follows the steps, on a terminal only
-        result = dg.materialize(ALL_ASSETS, selection=selection(read), partition_key=period, instance=instance, tags=tags,
-                                resources={"warehouse": WarehouseResource(landing=str(settings.landing),
-                                                                          warehouse=str(settings.warehouse))},
-                                run_config=QUIET, raise_on_error=False)
+        config = {**QUIET, **run_config(args.county, args.force)}
+        config["resources"]["warehouse"] = {"config": {"landing": str(settings.landing),
+                                                       "warehouse": str(settings.warehouse)}}
+        result = job.execute_in_process(run_config=config, partition_key=period, asset_selection=selection(read),
+                                        instance=instance, tags=tags, raise_on_error=False)
         progress.stop()
         if not result.success:
             failures = [e for e in result.all_events if e.is_step_failure]
