@@ -1,6 +1,6 @@
 """`shangluo`: the command line for what is not Dagster's.
 
-    shangluo run [--period P] [--county C] [--force]     materialise everything in-process
+    shangluo run [--period P] [--county C] [--force] [--rekey]   materialise everything in-process
     shangluo validate PATH... [--period P] [--county C] [--json]
     shangluo sql "select ..."                            read-only query of the warehouse
     shangluo report --period P --out DIR                 the report, its tables, reconciliation and revisions
@@ -9,7 +9,8 @@
     shangluo dev                                         the Dagster UI on 127.0.0.1
 
 Exit codes: 0 done (rejected submissions are data, not failure); 1 hard errors (validate) or a
-failed run; 2 bad usage or unusable input; 3 the warehouse is busy.
+failed run (also a failed commit); 2 bad usage or unusable input (also another pseudonym key);
+3 the warehouse is busy; 4 the warehouse cannot be opened (corrupt, unreadable); 130 interrupted.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
+
+from .common import EXIT_INTERRUPTED
 
 
 def main(argv=None) -> int:
@@ -26,6 +29,8 @@ def main(argv=None) -> int:
     p.add_argument("--period")
     p.add_argument("--county")
     p.add_argument("--force", action="store_true", help="parse and check again even what has not changed")
+    p.add_argument("--rekey", action="store_true",
+                   help="SHANGLUO_PII_KEY changed: read every version of every period again with the new key")
     p.set_defaults(func="run:cmd_run")
     p = sub.add_parser("validate", help="check return files before sending them; no warehouse needed")
     p.add_argument("paths", nargs="+", type=Path)
@@ -57,7 +62,11 @@ def main(argv=None) -> int:
     if args.command == "run" and args.period and not (args.period.isdigit() and len(args.period) == 4):
         ap.error("--period is a year such as 2022")
     module, name = args.func.split(":")      # each command imports only what it needs
-    return getattr(importlib.import_module(f"cli.{module}"), name)(args)
+    try:
+        return getattr(importlib.import_module(f"cli.{module}"), name)(args)
+    except KeyboardInterrupt:      # what was not committed is discarded by DuckDB
+        print("已中断：未完成的改动均未保存 / interrupted: nothing unfinished was stored", flush=True)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
