@@ -15,6 +15,7 @@ import pyarrow as pa
 from . import engine
 from .checks import ID_FACTS
 from .core import Field, Return
+from .messages import mask_ids_sql
 
 FULL_WIDTH = "０１２３４５６７８９．，－＋　"
 HALF_WIDTH = "0123456789.,-+ "
@@ -80,7 +81,7 @@ def _typed(f: Field, x: str) -> tuple[str, str, bool]:
         if not f.value_aliases:
             return prep, "@p", False
         return prep, _case("@p", {a: _sql_str(v) for a, v in f.value_aliases.items()}, "@p"), False
-    return f"sl_clean({x})", "@p", False
+    return mask_ids_sql(f"sl_clean({x})"), "@p", False     # free text: an ID number typed into it is masked
 
 
 def select_sql(ret: Return, present: set[str], source: str = "raw", order: bool = True, carry: tuple = ()) -> str:

@@ -279,9 +279,39 @@ def _widen(t: pa.Table, width: int) -> pa.Table:
     return pa.table({**cols, "__row": t.column("__row")})
 
 
+MAX_RATIO = 100                 # a sheet of real returns compresses some 10 times
+RATIO_FROM_BYTES = 1 << 20      # small members (styles, themes) may compress better: bounded by size alone
+
+
+def max_unpacked_bytes() -> int:
+    """The largest unpacked member of a workbook (SHANGLUO_MAX_UNPACKED_MB, default 256): with the
+    sheet streamed, what keeps the reading of any workbook well under 1 GB of memory."""
+    import os
+    return int(float(os.environ.get("SHANGLUO_MAX_UNPACKED_MB") or 256) * 2**20)
+
+
 def _check_zip(path: Path):
+    """A workbook is a zip archive: refuse it, before openpyxl reads a byte of it, when a member
+    would unpack to more than the limit or is compressed suspiciously well (a zip bomb)."""
     if not zipfile.is_zipfile(path):
         raise Unusable("文件扩展名为.xlsx，但不是Excel工作簿", "the file is named .xlsx but is not an Excel workbook")
+    limit = max_unpacked_bytes()
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise Unusable(f"无法打开Excel工作簿：{exc}", f"cannot open the Excel workbook: {exc}") from exc
+    total = 0
+    for m in members:
+        total += m.file_size
+        ratio = m.file_size / max(m.compress_size, 1)
+        if m.file_size > limit or total > 4 * limit or (m.file_size > RATIO_FROM_BYTES and ratio > MAX_RATIO):
+            raise Unusable(
+                f"工作簿解压后过大（{m.filename}解压为{m.file_size / 2**20:.0f} MB，压缩比{ratio:.0f}倍；上限"
+                f"{limit / 2**20:.0f} MB、{MAX_RATIO}倍），拒绝读取",
+                f"the workbook is too big when unpacked ({m.filename} unpacks to {m.file_size / 2**20:.0f} MB, "
+                f"{ratio:.0f} times its compressed size; the limits are {limit / 2**20:.0f} MB and {MAX_RATIO} "
+                f"times): refused")
 
 
 def xlsx_sheet_names(path: Path) -> list[str]:
@@ -303,7 +333,15 @@ def _has_formulas(path: Path) -> bool:
 
 
 def read_xlsx_sheet(path: Path, sheet: str) -> Grid:
-    """Cached values only (formulas and macros are never evaluated)."""
+    """Cached values only (formulas and macros are never evaluated); the sheet streamed."""
+    _check_zip(path)
+    try:
+        return _read_xlsx_sheet(path, sheet)
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, EOFError, SyntaxError) as exc:
+        raise Unusable(f"无法读取工作表“{sheet}”：{exc}", f"cannot read the sheet '{sheet}': {exc}") from exc
+
+
+def _read_xlsx_sheet(path: Path, sheet: str) -> Grid:
     import openpyxl
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
