@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from pathlib import Path
 
@@ -65,6 +66,7 @@ def main(argv=None) -> int:
     try:
         return getattr(importlib.import_module(f"cli.{module}"), name)(args)
     except KeyboardInterrupt:      # what was not committed is discarded by DuckDB
+        signal.signal(signal.SIGINT, signal.SIG_IGN)      # a second Ctrl-C (or one passed on) ends nothing half-way
         print("已中断：未完成的改动均未保存 / interrupted: nothing unfinished was stored", flush=True)
         return EXIT_INTERRUPTED
 
