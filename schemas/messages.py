@@ -26,8 +26,9 @@ def mask_ids_sql(x: str) -> str:
     return x
 
 
-def holds_id(text) -> bool:
-    return isinstance(text, str) and mask_ids(text) != text
+def holds_id_sql(x: str) -> str:
+    """SQL: true where `x` holds an ID-number shape (both shapes are 15 digits or more in a row)."""
+    return f"coalesce(regexp_matches({x}, '[0-9]{{15}}'), false)"
 
 
 @dataclass(frozen=True)

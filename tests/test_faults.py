@@ -334,7 +334,8 @@ def test_another_pseudonym_key_is_refused_unless_told_to_rekey(tmp_path):
 
 # ------------------------------------------------------------------ 7, 11: ID numbers outside landing
 
-def test_id_numbers_are_masked_wherever_they_are_stored(tmp_path):
+@pytest.mark.parametrize("bulk_bytes", ["", "1"], ids=["pandera", "bulk"])
+def test_id_numbers_are_masked_wherever_they_are_stored(tmp_path, bulk_bytes):
     landing = small_landing(tmp_path, ("2022",))
     path = landing / "2022" / "611024" / "monitoring_households.csv"
     lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -348,7 +349,7 @@ def test_id_numbers_are_masked_wherever_they_are_stored(tmp_path):
     name = rows[0].split(",").index("village_name")
     cells[name] = "东1村（联系人611024199001011234）"
     village.write_text("\n".join([rows[0], ",".join(cells), *rows[2:]]) + "\n", encoding="utf-8")
-    env = cli_env(tmp_path, landing)
+    env = cli_env(tmp_path, landing, **({"SHANGLUO_BULK_BYTES": bulk_bytes} if bulk_bytes else {}))
     shangluo("run", env=env)
     wh = tmp_path / "warehouse.duckdb"
     assert query(wh, "select count(*) from quality.violations where return_id = 'monitoring_households'")[0][0] > 100
@@ -362,6 +363,8 @@ def test_id_numbers_are_masked_wherever_they_are_stored(tmp_path):
     assert leaks == [], leaks[:5]
     assert query(wh, "select village_name from staging.village_register where village_name like '东1村（%'") == \
         [("东1村（联系人6110**********1234）",)]
+    assert query(wh, "select severity, value from quality.violations where rule_id = "
+                     "'village_register.village_name.id_number_in_text'") == [("soft", "东1村（联系人6110**********1234）")]
     shown = shangluo("sql", "select business_key, value, message_zh from quality.violations", env=env).stdout
     assert not ID_SHAPE.search(shown)
 
