@@ -51,6 +51,7 @@ class Unusable(Exception):
     """A file that cannot be read at all (empty, wrong format, too large, outside landing)."""
 
     def __init__(self, zh: str, en: str):
+        zh, en = mask_ids(zh), mask_ids(en)      # a reader's error may quote a cell
         super().__init__(f"{zh} / {en}")
         self.zh, self.en = zh, en
 

@@ -402,12 +402,24 @@ class Part:
     sheet: str | None
 
     def grid(self) -> Grid:
+        regular_file(self.path)
         suffix = self.path.suffix.lower()
         if suffix == ".csv":
             return read_csv(self.path)
         if suffix == ".xlsx":
             return read_xlsx_sheet(self.path, self.sheet)
         return read_xls_sheet(self.path, self.sheet)
+
+
+NOT_REGULAR = ("不是普通文件（管道、设备或套接字），拒绝读取", "not a regular file (a FIFO, a device or a socket): refused")
+
+
+def regular_file(path: Path):
+    """Refuse, without opening it, what is not a regular file: a FIFO would block the reader for ever."""
+    import os
+    import stat
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise Unusable(*NOT_REGULAR)
 
 
 def is_system_file(name: str) -> bool:
@@ -417,6 +429,7 @@ def is_system_file(name: str) -> bool:
 def parts_of(path: Path) -> tuple[list[Part], list[str]]:
     """The submissions in one file, and notes on what was skipped. Raises Unusable."""
     suffix = path.suffix.lower()
+    regular_file(path)
     if path.stat().st_size == 0:
         raise Unusable("文件为空（0字节）", "the file is empty (0 bytes)")
     if suffix == ".csv":

@@ -22,7 +22,7 @@ from pathlib import Path
 from schemas.catalogue import match_return
 from schemas.core import AREAS
 from schemas.messages import Unusable
-from schemas.read import is_system_file, parts_of
+from schemas.read import NOT_REGULAR, is_system_file, parts_of
 
 READ_SUFFIXES = (".csv", ".xlsx", ".xls")
 
@@ -43,7 +43,6 @@ class Entry:
 
 
 LINK_OUT = ("链接指向接收目录之外，拒绝读取", "a link that leads out of the landing folder: refused")
-NOT_REGULAR = ("不是普通文件（管道、设备或套接字），拒绝读取", "not a regular file (a FIFO, a device or a socket): refused")
 
 
 def refusal(root: Path, path: Path) -> tuple[str, str] | None:
