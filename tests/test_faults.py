@@ -422,3 +422,46 @@ def test_ctrl_c_is_a_clear_message_and_leaves_the_warehouse_unchanged(built, tmp
     assert proc.returncode == 130, out + err
     assert "已中断" in out and "interrupted" in out and "Traceback" not in out + err
     assert state(wh) == before and wh.read_bytes() == files
+
+
+def test_a_failure_in_the_second_period_leaves_every_period_unchanged_and_says_so(tmp_path):
+    landing = small_landing(tmp_path)
+    env = cli_env(tmp_path, landing)
+    wh = tmp_path / "warehouse.duckdb"
+    shangluo("run", env=env)
+    before, files = state(wh), wh.read_bytes()
+    _touch_employment(landing, "2021", "70002")
+    _touch_employment(landing, "2022", "80002")
+    (tmp_path / "reports" / "report-2022.md").unlink()
+    (tmp_path / "reports" / "report-2022.md").mkdir()                  # 2022's report cannot be written
+    proc = shangluo("run", env=env, check=False)
+    assert proc.returncode == 1
+    assert "the changes of every period of this run were rolled back" in proc.stdout
+    assert "2022" in proc.stdout and "step failed" in proc.stdout
+    no_traceback(proc)
+    assert state(wh) == before and wh.read_bytes() == files
+    (tmp_path / "reports" / "report-2022.md").rmdir()
+    shangluo("run", env=env)
+    after = state(wh)
+    assert after["2021"] != before["2021"] and after["2022"] != before["2022"]
+
+
+# ------------------------------------------------------------------ 12: a warehouse we may not use
+
+def test_an_unreadable_or_read_only_warehouse_is_a_clear_message(built, tmp_path):
+    wh = tmp_path / "warehouse.duckdb"
+    shutil.copy(built["warehouse"], wh)
+    env = {**built["env"], "SHANGLUO_WAREHOUSE": str(wh)}
+    files = wh.read_bytes()
+    wh.chmod(0o444)
+    proc = run_without_caps("run", env=env)
+    assert proc.returncode == 4 and "无权" in proc.stdout and "no permission" in proc.stdout, proc.stdout + proc.stderr
+    no_traceback(proc)
+    assert run_without_caps("sql", "select count(*) from landing.status", env=env).returncode == 0
+    wh.chmod(0o000)
+    for args in (("sql", "select 1"), ("report", "--period", "2022", "--out", str(tmp_path / "r")), ("run",)):
+        proc = run_without_caps(*args, env=env)
+        assert proc.returncode == 4 and "no permission" in proc.stdout, (args, proc.stdout + proc.stderr)
+        no_traceback(proc)
+    wh.chmod(0o644)
+    assert wh.read_bytes() == files
