@@ -79,7 +79,7 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
     try:
         with held_transaction(con) as held:
             code = _run_periods(settings, periods, args, con, force=args.force or rekey)
-            failed = code != EXIT_OK or held.failed
+            failed = code != EXIT_OK or held.failed or (rekey and _not_rekeyed(con))
             if not failed:
                 record_fingerprint(con, fingerprint, held.started)
     except BaseException:
@@ -104,6 +104,21 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
     from shangluo.timing import dump
     dump()
     return EXIT_OK
+
+
+def _not_rekeyed(con) -> bool:
+    """Versions in force whose files are no longer in landing cannot be read with the new key: say
+    which (the re-keying run is then rolled back rather than mix two sets of pseudonyms)."""
+    from schemas.catalogue import RETURNS
+    with_ids = sorted(r.return_id for r in RETURNS.values() if any(f.kind == "id_number" for f in r.fields))
+    stale = con.execute(
+        "select period, county_code, return_id, source from landing.submissions where status = 'accepted' "
+        "and return_id in (select unnest(?)) and submission_id not in (select submission_id from landing.files) "
+        "order by all", [with_ids]).fetchall()
+    for period, county, return_id, source in stale:
+        _say(f"无法用新密钥重新读取 / cannot be read again with the new key: {period} {county} {return_id} {source} "
+             "（采用中的版本已不在接收目录中 / the version in force is no longer in landing）")
+    return bool(stale)
 
 
 def _rollback(con):

@@ -324,6 +324,24 @@ def test_another_pseudonym_key_is_refused_unless_told_to_rekey(tmp_path):
     assert proc.returncode == 2 and "--rekey" in proc.stdout and "SHANGLUO_PII_KEY" in proc.stdout
     no_traceback(proc)
     assert wh.read_bytes() == files
+    # a version in force whose file has since been replaced (by a rejected one) cannot be re-keyed
+    households = landing / "2022" / "611024" / "monitoring_households.csv"
+    good = households.read_bytes()
+    lines = good.decode("utf-8-sig").splitlines()
+    size = lines[0].split(",").index("household_size")
+    cells = lines[1].split(",")
+    cells[size] = "many"
+    households.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n", encoding="utf-8")
+    shangluo("run", env=env)
+    assert query(wh, "select newer_rejected from landing.status where period = '2022' and county_code = '611024' "
+                     "and return_id = 'monitoring_households'") == [(True,)]
+    files = wh.read_bytes()
+    proc = shangluo("run", "--rekey", env=other, check=False)
+    assert proc.returncode == 1 and "cannot be read again with the new key" in proc.stdout
+    assert "2022 611024 monitoring_households" in proc.stdout
+    no_traceback(proc)
+    assert wh.read_bytes() == files
+    households.write_bytes(good)
     proc = shangluo("run", "--period", "2022", "--rekey", env=other)
     rekeyed = hashes()
     assert len(rekeyed) == len(first) and not set(rekeyed) & set(first)      # every version, both periods
