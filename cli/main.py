@@ -62,6 +62,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.command == "run" and args.period and not (args.period.isdigit() and len(args.period) == 4):
         ap.error("--period is a year such as 2022")
+    if args.command == "run" and args.rekey and args.county:
+        ap.error("--rekey reads every county and period again: leave out --county")
     module, name = args.func.split(":")      # each command imports only what it needs
     try:
         return getattr(importlib.import_module(f"cli.{module}"), name)(args)

@@ -284,10 +284,11 @@ RATIO_FROM_BYTES = 1 << 20      # small members (styles, themes) may compress be
 
 
 def max_unpacked_bytes() -> int:
-    """The largest unpacked member of a workbook (SHANGLUO_MAX_UNPACKED_MB, default 256): with the
-    sheet streamed, what keeps the reading of any workbook well under 1 GB of memory."""
+    """The largest unpacked member of a workbook (SHANGLUO_MAX_UNPACKED_MB, default 128, some
+    300,000 rows of a return): with the sheet streamed, what keeps the reading of any workbook
+    under 1 GB of memory."""
     import os
-    return int(float(os.environ.get("SHANGLUO_MAX_UNPACKED_MB") or 256) * 2**20)
+    return int(float(os.environ.get("SHANGLUO_MAX_UNPACKED_MB") or 128) * 2**20)
 
 
 def _check_zip(path: Path):
@@ -328,8 +329,17 @@ def xlsx_sheet_names(path: Path) -> list[str]:
 
 
 def _has_formulas(path: Path) -> bool:
+    """Whether any sheet holds a formula, each sheet streamed (never unpacked whole)."""
     with zipfile.ZipFile(path) as z:
-        return any(n.startswith("xl/worksheets/") and re.search(rb"<f[ >/]", z.read(n)) for n in z.namelist())
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/"):
+                with z.open(name) as fh:
+                    tail = b""
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        if re.search(rb"<f[ >/]", tail + block):
+                            return True
+                        tail = block[-3:]
+    return False
 
 
 def read_xlsx_sheet(path: Path, sheet: str) -> Grid:
