@@ -298,8 +298,10 @@ def test_files_that_are_not_files_or_cannot_be_used_are_refused_and_the_rest_goe
     assert "not an Excel" in found[("611026", "industry")]
     assert "too big when unpacked" in found[("611026", "relocation_sites")]
     assert len(found) == 8
-    submissions = query(wh, "select count(*) from landing.submissions where status = 'rejected' and hard_count = 1")
-    assert submissions[0][0] == 8
+    submissions = dict(query(wh, "select county_code || ' ' || return_id, notes from landing.submissions "
+                                 "where status = 'rejected' and hard_count = 1"))
+    assert len(submissions) == 8 and "FIFO" in submissions["611024 employment"]
+    assert "too big when unpacked" in submissions["611026 relocation_sites"]
     states = dict(query(wh, "select county_code || ' ' || return_id, state from landing.status where period = '2022'"))
     assert sum(s == "accepted" for k, s in states.items() if k[:6] in COUNTIES) == 20 - 8
     refused = dict(query(wh, "select source, message_en from landing.inventory where kind = 'unusable' "

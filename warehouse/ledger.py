@@ -181,7 +181,7 @@ class Ledger:
                 if checked is None:
                     finding = Finding(0, "", "", "file.unusable", HARD, entry.message_zh, entry.message_en)
                     sid = self._record(entry, ret, entry.file_sha256 or hashlib.sha256(entry.source.encode()).hexdigest(),
-                                       0, 1, 0, "", [finding], {})
+                                       0, 1, 0, f"{entry.message_zh} / {entry.message_en}", [finding], {})
                 else:
                     sid = self._record(entry, ret, checked.content_sha256, checked.rows, checked.hard_count,
                                        checked.soft_count, "\n".join(checked.notes), checked.findings, checked.layout)
