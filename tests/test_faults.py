@@ -406,7 +406,9 @@ def test_a_kill_at_any_moment_leaves_every_period_old_or_every_period_new(tmp_pa
     assert old["2021"] != new["2021"] and old["2022"] != new["2022"]
     # kill on seeing each line the run prints (the second period's first line is where, with one
     # commit per period, the first period was already committed), and at times in between
-    points = [("line", 1), ("line", 2), ("seconds", 3.0), ("seconds", 8.0), ("seconds", 14.0), ("seconds", 20.0)]
+    # (the third line is the summary's first, printed after the commit)
+    points = [("line", 1), ("line", 2), ("line", 3), ("seconds", 3.0), ("seconds", 8.0), ("seconds", 14.0),
+              ("seconds", 20.0), ("seconds", 26.0)]
     outcomes = []
     for how, at in points:
         shutil.copy(old_copy, wh)
@@ -423,7 +425,7 @@ def test_a_kill_at_any_moment_leaves_every_period_old_or_every_period_new(tmp_pa
         now = state(wh)
         assert now in (old, new), f"a mix after SIGKILL at {how} {at}"
         outcomes.append(now == new)
-    assert not outcomes[0] and not outcomes[1]      # killed while running: all old
+    assert outcomes[:3] == [False, False, True]     # killed while running: all old; once committed: all new
     shangluo("run", "--force", env=env)
     assert state(wh) == new
 
