@@ -1,6 +1,6 @@
 """`shangluo`: the command line for what is not Dagster's.
 
-    shangluo run [--period P] [--county C] [--force]     materialise everything in-process
+    shangluo run [--period P] [--county C] [--force] [--rekey]   materialise everything in-process
     shangluo validate PATH... [--period P] [--county C] [--json] [--xlsx FILE]
     shangluo sql "select ..."                            read-only query of the warehouse
     shangluo report --period P --out DIR                 the report, its tables, reconciliation and revisions
@@ -11,15 +11,19 @@
     shangluo user add NAME --county CODE|city --role clerk|analyst   (password on stdin); user list; user disable NAME
 
 Exit codes: 0 done (rejected submissions are data, not failure); 1 hard errors (validate) or a
-failed run; 2 bad usage or unusable input; 3 the warehouse is busy.
+failed run (also a failed commit); 2 bad usage or unusable input (also another pseudonym key);
+3 the warehouse is busy; 4 the warehouse cannot be opened (corrupt, unreadable); 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
+
+from .common import EXIT_INTERRUPTED
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,6 +33,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--period", metavar="YEAR", help="only this period, e.g. 2022 (default: every period folder in landing)")
     p.add_argument("--county", metavar="CODE", help="only this county's submissions, e.g. 611002 (default: every county)")
     p.add_argument("--force", action="store_true", help="parse and check again even what has not changed")
+    p.add_argument("--rekey", action="store_true",
+                   help="SHANGLUO_PII_KEY changed: read every version of every period again with the new key")
     p.set_defaults(func="run:cmd_run")
     p = sub.add_parser("validate", help="check return files before sending them; no warehouse needed")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="return files or folders (<period>/<county>/...)")
@@ -76,12 +82,18 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.command == "run" and args.period and not (args.period.isdigit() and len(args.period) == 4):
         ap.error("--period is a year such as 2022")
+    if args.command == "run" and args.rekey and args.county:
+        ap.error("--rekey reads every county and period again: leave out --county")
     module, name = args.func.split(":")      # each command imports only what it needs
     try:
         return getattr(importlib.import_module(f"cli.{module}"), name)(args)
     except BrokenPipeError:                  # `shangluo sql … | head`: the reader has gone, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the exit's flush fails silently
         return 1
+    except KeyboardInterrupt:      # what was not committed is discarded by DuckDB
+        signal.signal(signal.SIGINT, signal.SIG_IGN)      # a second Ctrl-C (or one passed on) ends nothing half-way
+        print("已中断：未完成的改动均未保存 / interrupted: nothing unfinished was stored", flush=True)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

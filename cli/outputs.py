@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from shangluo.config import Settings
 
-from .common import EXIT_BUSY, EXIT_OK, EXIT_USAGE, say as _say
+from .common import EXIT_BUSY, EXIT_OK, EXIT_UNUSABLE, EXIT_USAGE, say as _say
 
 
 def _open(settings: Settings, read_only: bool):
-    from warehouse.db import WarehouseBusy, connect
+    from warehouse.db import WarehouseBusy, WarehouseUnusable, connect
     if not settings.warehouse.exists():
         _say(f"数据仓库不存在 / no warehouse at {settings.warehouse}: run `shangluo run` first")
         return None, EXIT_USAGE
@@ -16,6 +16,9 @@ def _open(settings: Settings, read_only: bool):
     except WarehouseBusy as exc:
         _say(str(exc))
         return None, EXIT_BUSY
+    except WarehouseUnusable as exc:
+        _say(str(exc))
+        return None, EXIT_UNUSABLE
 
 
 def cmd_report(args) -> int:

@@ -2,7 +2,9 @@
 
 `scan_period` lists what is there for one period -- one `Entry` per submission (a CSV file or a
 sheet), per unusable file, and per skipped file -- without ever writing, moving or deleting.
-Only files under the landing root are read: links that lead out of it are refused.  A file whose
+Only regular files under the landing root are opened: every path (period folder, county folder,
+file) is resolved, and a link that leads out of landing, a FIFO, a device or a socket is refused
+without being opened, as is a file we may not read; each is recorded as unusable.  A file whose
 size and modification time are what the last scan recorded is not read again (`known`): its
 entries are the recorded ones, as `git status` trusts an unchanged stat.
 
@@ -12,13 +14,15 @@ whose files were added, changed or removed since the last scan.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat as stat_kind
 from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.catalogue import match_return
 from schemas.core import AREAS
 from schemas.messages import Unusable
-from schemas.read import is_system_file, parts_of
+from schemas.read import NOT_REGULAR, is_system_file, parts_of
 
 READ_SUFFIXES = (".csv", ".xlsx", ".xls")
 
@@ -38,9 +42,34 @@ class Entry:
     message_en: str = ""
 
 
+LINK_OUT = ("链接指向接收目录之外，拒绝读取", "a link that leads out of the landing folder: refused")
+
+
+def refusal(root: Path, path: Path) -> tuple[str, str] | None:
+    """Why `path` may not be opened (zh, en), or None for a regular file inside landing.  Decided
+    from the resolved path and its status alone: nothing is opened."""
+    if not inside(root, path):
+        return LINK_OUT
+    try:
+        st = os.stat(path.resolve())
+    except PermissionError:
+        return "无权读取该文件", "no permission to read the file"
+    except OSError as exc:
+        return f"无法读取该文件：{exc.strerror}", f"the file cannot be read: {exc.strerror}"
+    if not stat_kind.S_ISREG(st.st_mode):
+        return NOT_REGULAR
+    if not os.access(path.resolve(), os.R_OK):
+        return "无权读取该文件", "no permission to read the file"
+    return None
+
+
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
+    """The SHA-256 of a regular file's bytes; opened without blocking and checked again once open."""
+    fd = os.open(path.resolve(), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat_kind.S_ISREG(os.fstat(fd).st_mode):
+            raise Unusable(*NOT_REGULAR)
+        h = hashlib.sha256()
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -71,12 +100,14 @@ def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int,
     base = dict(period=period, county_code=county, source=rel, return_id=stem_ret.return_id if stem_ret else None)
     if is_system_file(path.name):
         return [Entry(kind="skipped", message_zh="系统或锁定文件，已跳过", message_en="system or lock file, skipped", **base)]
-    if path.is_symlink() and not inside(root, path):
-        return [Entry(kind="unusable", message_zh="链接指向接收目录之外，拒绝读取",
-                      message_en="a link that leads out of the landing folder: refused", **base)]
+    if not inside(root, path):
+        return [Entry(kind="unusable", message_zh=LINK_OUT[0], message_en=LINK_OUT[1], **base)]
     if path.suffix.lower() not in READ_SUFFIXES:
         return [Entry(kind="skipped", message_zh="不是CSV或Excel文件，已跳过", message_en="not a CSV or Excel file, skipped",
                       **base)]
+    refused = refusal(root, path)
+    if refused:
+        return [Entry(kind="unusable", message_zh=refused[0], message_en=refused[1], **base)]
     stat = path.stat()
     if stat.st_size > max_bytes:
         return [Entry(kind="unusable", size=stat.st_size, mtime_ns=stat.st_mtime_ns,
@@ -86,12 +117,15 @@ def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int,
     before = (known or {}).get(rel)
     if before and all(e.size == stat.st_size and e.mtime_ns == stat.st_mtime_ns and e.file_sha256 for e in before):
         return before
-    digest = file_sha256(path)
-    meta = dict(file_sha256=digest, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    meta = dict(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
     try:
+        meta["file_sha256"] = file_sha256(path)
         parts, notes = parts_of(path)
     except Unusable as exc:
         return [Entry(kind="unusable", message_zh=exc.zh, message_en=exc.en, **meta, **base)]
+    except OSError as exc:
+        return [Entry(kind="unusable", message_zh=f"无法读取该文件：{exc.strerror}",
+                      message_en=f"the file cannot be read: {exc.strerror}", **meta, **base)]
     out = [Entry(kind="skipped", message_zh=n.split(" / ")[0], message_en=n.split(" / ")[-1], **meta, **base) for n in notes]
     for part in parts:
         kind = "explanations" if part.ret is None else "part"
@@ -106,6 +140,9 @@ def _county_folders(root: Path, period: str, county: str | None):
     folder = root / period
     if not folder.is_dir():
         return
+    if not inside(root, folder):        # a period folder that is a link out of landing
+        yield folder, Entry(period, "", "unusable", period, message_zh=LINK_OUT[0], message_en=LINK_OUT[1])
+        return
     for county_dir in sorted(folder.iterdir()):
         name = county_dir.name
         rel = county_dir.relative_to(root).as_posix()
@@ -114,9 +151,8 @@ def _county_folders(root: Path, period: str, county: str | None):
         if name not in AREAS:
             yield county_dir, Entry(period, name, "skipped", rel, message_zh="不是县区代码目录，已跳过",
                                     message_en="not a county code folder, skipped")
-        elif county_dir.is_symlink() and not inside(root, county_dir):
-            yield county_dir, Entry(period, name, "unusable", rel, message_zh="链接指向接收目录之外，拒绝读取",
-                                    message_en="a link that leads out of the landing folder: refused")
+        elif not inside(root, county_dir):
+            yield county_dir, Entry(period, name, "unusable", rel, message_zh=LINK_OUT[0], message_en=LINK_OUT[1])
         else:
             yield county_dir, None
 
@@ -176,6 +212,12 @@ def changed_returns(root: Path, period: str, known: dict[str, list[Entry]], coun
             seen.add(rel)
             before = known.get(rel)
             if is_system_file(path.name) or path.suffix.lower() not in READ_SUFFIXES:
+                continue
+            if refusal(root, path):        # never opened: it holds the return its name says, if any
+                if not (before and all(e.kind == "unusable" for e in before)):
+                    stem = match_return(path.stem)
+                    out |= {stem.return_id} if stem else set()
+                    out |= {e.return_id for e in before or () if e.return_id}
                 continue
             stat = path.stat()
             if before and all(e.size == stat.st_size and e.mtime_ns == stat.st_mtime_ns and e.file_sha256

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from schemas.core import AREAS, HARD, Context, Return
-from schemas.messages import Finding
+from schemas.messages import Finding, Unusable
 from schemas.read import Part
 from schemas.validate import Checked, check_part
 from shangluo.config import cutoff
@@ -170,12 +170,19 @@ class Ledger:
             if sid is not None and self._only_city_conflicts(sid):
                 sid = None                      # rejected only for another county's rows: look again
             if sid is None:
-                if entry.kind == "unusable":
+                checked = None
+                if entry.kind != "unusable":
+                    try:
+                        checked = check_entry(self.landing, entry, ret, self.key, self.con)
+                    except (Unusable, OSError) as exc:      # found only when read: unusable, the rest goes on
+                        zh, en = (exc.zh, exc.en) if isinstance(exc, Unusable) else (
+                            f"无法读取该文件：{exc.strerror}", f"the file cannot be read: {exc.strerror}")
+                        entry = replace(entry, kind="unusable", message_zh=zh, message_en=en)
+                if checked is None:
                     finding = Finding(0, "", "", "file.unusable", HARD, entry.message_zh, entry.message_en)
                     sid = self._record(entry, ret, entry.file_sha256 or hashlib.sha256(entry.source.encode()).hexdigest(),
-                                       0, 1, 0, "", [finding], {})
+                                       0, 1, 0, f"{entry.message_zh} / {entry.message_en}", [finding], {})
                 else:
-                    checked = check_entry(self.landing, entry, ret, self.key, self.con)
                     sid = self._record(entry, ret, checked.content_sha256, checked.rows, checked.hard_count,
                                        checked.soft_count, "\n".join(checked.notes), checked.findings, checked.layout)
                     if checked.accepted:

@@ -1,13 +1,19 @@
-"""The warehouse as a Dagster resource: one connection and one transaction per run.
+"""The warehouse as a Dagster resource: one connection and one transaction.
 
-Under the in-process executor the resource is opened once per run: every asset of the run writes
-into the same DuckDB transaction, committed when the run ends with no failed step and rolled back
-otherwise, so a run's changes become visible all at once or not at all (a killed process leaves
-an uncommitted transaction, which DuckDB discards).  The connection is opened only when a run
-starts: never at import time or in a sensor.
+`shangluo run` holds the one writing connection and its transaction over every period
+(`held_transaction`): each period's Dagster run (in-process) writes into it without committing,
+and the command commits after the last period, reporting a failed commit as a failed run.  So a
+command's changes become visible all at once or not at all (a killed process leaves an
+uncommitted transaction, which DuckDB discards).
+
+Started otherwise (a sensor, the UI), the resource is opened once per run: every asset of the
+run writes into the same DuckDB transaction, committed when the run ends with no failed step and
+rolled back otherwise.  The connection is opened only when a run starts: never at import time or
+in a sensor.
 """
 
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +23,29 @@ from pydantic import PrivateAttr
 from shangluo.config import Settings, rules_version
 from shangluo.timing import phase
 from warehouse.db import connect, ensure_schema
+
+
+@dataclass
+class HeldTransaction:
+    """The open transaction of a `shangluo run`, shared by the Dagster runs of its periods."""
+    con: object
+    started: datetime = field(default_factory=datetime.now)
+    failed: bool = False
+
+
+_HELD: list[HeldTransaction] = []
+
+
+@contextmanager
+def held_transaction(con):
+    """Every run of the warehouse resource in this process writes into `con`'s open transaction and
+    leaves committing to the caller; `.failed` says whether a run asked for a rollback."""
+    held = HeldTransaction(con)
+    _HELD.append(held)
+    try:
+        yield held
+    finally:
+        _HELD.remove(held)
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -40,6 +69,15 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext):
+        if _HELD:
+            held = _HELD[-1]
+            self._con, self._failed, self._started = held.con, False, held.started
+            try:
+                yield self
+            finally:
+                held.failed = held.failed or self._failed
+                self._con = None
+            return
         settings = self.settings
         con = connect(settings.warehouse, wait_seconds=settings.lock_wait_seconds)
         try:

@@ -27,8 +27,8 @@ from .normalise import MACROS, hmac_pads, select_sql
 from .read import (CsvStream, Grid, Located, Part, csv_head, header_keys, locate, map_header, plain_data_sql, row_kinds,
                    set_apart)
 from .sqlrules import predicates
-from .validate import (KIND_WORDS, Checked, RuleInfo, layout_of, required_info, rule_catalogue, total_findings, type_info,
-                       unique_info, version_hash)
+from .validate import (KIND_WORDS, Checked, RuleInfo, id_in_text_info, layout_of, required_info, rule_catalogue,
+                       total_findings, type_info, unique_info, version_hash)
 
 MASK = ("create or replace temp macro sl_mask(v) as case when length(v) > 8 "
         "then left(v, 4) || repeat('*', length(v) - 8) || right(v, 4) else repeat('*', length(v)) end;")
@@ -47,6 +47,7 @@ def _flag_rules(ret, present: set[str]) -> list[tuple[RuleInfo, str]]:
     """The `required` and `type` rules as conditions on the parse flags (true where a row fails)."""
     out = [(required_info(ret, f), f'"{f.name}__missing"') for f in ret.fields if f.required and f.name in present]
     out += [(type_info(ret, f), f'"{f.name}__bad"') for f in ret.fields if f.kind in KIND_WORDS and f.name in present]
+    out += [(id_in_text_info(ret, f), f'"{f.name}__id"') for f in ret.fields if f.kind == "text" and f.name in present]
     return out
 
 

@@ -25,8 +25,9 @@ def settings() -> dict[str, str]:
     return out
 
 
-def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    config = settings()
+def connect(database: str = ":memory:", read_only: bool = False, config: dict | None = None
+            ) -> duckdb.DuckDBPyConnection:
+    config = {**settings(), **(config or {})}
     if database == ":memory:":      # spill into the system's temporary folder, not `.tmp` in the working folder
         config["temp_directory"] = os.path.join(tempfile.gettempdir(), "shangluo-duckdb")
     return duckdb.connect(database, read_only=read_only, config=config)

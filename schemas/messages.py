@@ -1,7 +1,34 @@
 """Findings (one violation where the clerk sees it) and unusable input, in Chinese and English."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Anything shaped like an ID number (身份证号: 17 digits and a digit or X; the old 15-digit form) is
+# masked wherever it is stored or shown outside landing: the same two patterns in Python and SQL.
+ID_SHAPES = ((r"([0-9]{4})[0-9]{10}([0-9]{3}[0-9Xx])", "**********"), (r"([0-9]{4})[0-9]{7}([0-9]{4})", "*******"))
+_ID_RES = [(re.compile(pattern), rf"\1{stars}\2") for pattern, stars in ID_SHAPES]
+
+
+def mask_ids(text):
+    """`text` with every ID-number shape masked as `mask_id` masks it (6110**********123X)."""
+    if not isinstance(text, str):
+        return text
+    for pattern, replacement in _ID_RES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def mask_ids_sql(x: str) -> str:
+    """The SQL of `mask_ids` over the expression `x`."""
+    for pattern, stars in ID_SHAPES:
+        x = f"regexp_replace({x}, '{pattern}', '\\1{stars}\\2', 'g')"
+    return x
+
+
+def holds_id_sql(x: str) -> str:
+    """SQL: true where `x` holds an ID-number shape (both shapes are 15 digits or more in a row)."""
+    return f"coalesce(regexp_matches({x}, '[0-9]{{15}}'), false)"
 
 
 @dataclass(frozen=True)
@@ -15,11 +42,16 @@ class Finding:
     message_en: str
     business_key: str = ""   # 户编号, 村代码, 安置点名称 or 帮扶类型 of the row; empty for one-row returns
 
+    def __post_init__(self):     # whatever a cell held, an ID number never leaves a finding in clear
+        for name in ("column_header", "value", "message_zh", "message_en", "business_key"):
+            object.__setattr__(self, name, mask_ids(getattr(self, name)))
+
 
 class Unusable(Exception):
     """A file that cannot be read at all (empty, wrong format, too large, outside landing)."""
 
     def __init__(self, zh: str, en: str):
+        zh, en = mask_ids(zh), mask_ids(en)      # a reader's error may quote a cell
         super().__init__(f"{zh} / {en}")
         self.zh, self.en = zh, en
 

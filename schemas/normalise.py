@@ -15,6 +15,7 @@ import pyarrow as pa
 from . import engine
 from .checks import ID_FACTS
 from .core import Field, Return
+from .messages import holds_id_sql, mask_ids_sql
 
 FULL_WIDTH = "０１２３４５６７８９．，－＋　"
 HALF_WIDTH = "0123456789.,-+ "
@@ -80,7 +81,7 @@ def _typed(f: Field, x: str) -> tuple[str, str, bool]:
         if not f.value_aliases:
             return prep, "@p", False
         return prep, _case("@p", {a: _sql_str(v) for a, v in f.value_aliases.items()}, "@p"), False
-    return f"sl_clean({x})", "@p", False
+    return mask_ids_sql(f"sl_clean({x})"), "@p", False     # free text: an ID number typed into it is masked
 
 
 def select_sql(ret: Return, present: set[str], source: str = "raw", order: bool = True, carry: tuple = ()) -> str:
@@ -99,12 +100,18 @@ def select_sql(ret: Return, present: set[str], source: str = "raw", order: bool 
             if f.kind == "id_number":
                 outer.append(f'cast(null as varchar) as "{f.name}__hash"')
                 outer += [f'cast(null as {t}) as "{f.name}__{n}"' for n, (t, _) in ID_FACTS.items()]
+            if f.kind == "text":
+                outer.append(f'false as "{f.name}__id"')
             continue
         x = f"raw.{q}"
         prep, value, can_fail = _typed(f, x)
         prepared += [f"{prep} as {q}", f"{x} is null as {missing}"]
         typed += [f"{value.replace('@p', q)} as {q}", missing]
         outer += [q, missing, f"(not {missing} and {q} is null) as {bad}" if can_fail else f"false as {bad}"]
+        if f.kind == "text":      # an ID number typed into free text: masked, and a soft warning on the row
+            prepared.append(f'{holds_id_sql(x)} as "{f.name}__id"')
+            typed.append(f'"{f.name}__id"')
+            outer.append(f'"{f.name}__id"')
         if f.kind == "id_number":
             outer.append(f'sha256($opad || unhex(sha256($ipad || encode({q})))) as "{f.name}__hash"')
             outer += [f'{e.replace("@x", q)} as "{f.name}__{n}"' for n, (_, e) in ID_FACTS.items()]

@@ -279,9 +279,40 @@ def _widen(t: pa.Table, width: int) -> pa.Table:
     return pa.table({**cols, "__row": t.column("__row")})
 
 
+MAX_RATIO = 100                 # a sheet of real returns compresses some 10 times
+RATIO_FROM_BYTES = 1 << 20      # small members (styles, themes) may compress better: bounded by size alone
+
+
+def max_unpacked_bytes() -> int:
+    """The largest unpacked member of a workbook (SHANGLUO_MAX_UNPACKED_MB, default 128, some
+    300,000 rows of a return): with the sheet streamed, what keeps the reading of any workbook
+    under 1 GB of memory."""
+    import os
+    return int(float(os.environ.get("SHANGLUO_MAX_UNPACKED_MB") or 128) * 2**20)
+
+
 def _check_zip(path: Path):
+    """A workbook is a zip archive: refuse it, before openpyxl reads a byte of it, when a member
+    would unpack to more than the limit or is compressed suspiciously well (a zip bomb)."""
     if not zipfile.is_zipfile(path):
         raise Unusable("文件扩展名为.xlsx，但不是Excel工作簿", "the file is named .xlsx but is not an Excel workbook")
+    limit = max_unpacked_bytes()
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise Unusable(f"无法打开Excel工作簿：{exc}", f"cannot open the Excel workbook: {exc}") from exc
+    total = 0
+    for m in members:
+        total += m.file_size
+        ratio = m.file_size / max(m.compress_size, 1)
+        if m.file_size > limit or total > 4 * limit or (m.file_size > RATIO_FROM_BYTES and ratio > MAX_RATIO):
+            raise Unusable(
+                f"工作簿解压后过大（{m.filename}解压为{m.file_size / 2**20:.0f} MB，压缩比{ratio:.0f}倍；上限"
+                f"{limit / 2**20:.0f} MB、{MAX_RATIO}倍），拒绝读取",
+                f"the workbook is too big when unpacked ({m.filename} unpacks to {m.file_size / 2**20:.0f} MB, "
+                f"{ratio:.0f} times its compressed size; the limits are {limit / 2**20:.0f} MB and {MAX_RATIO} "
+                f"times): refused")
 
 
 def xlsx_sheet_names(path: Path) -> list[str]:
@@ -298,12 +329,29 @@ def xlsx_sheet_names(path: Path) -> list[str]:
 
 
 def _has_formulas(path: Path) -> bool:
+    """Whether any sheet holds a formula, each sheet streamed (never unpacked whole)."""
     with zipfile.ZipFile(path) as z:
-        return any(n.startswith("xl/worksheets/") and re.search(rb"<f[ >/]", z.read(n)) for n in z.namelist())
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/"):
+                with z.open(name) as fh:
+                    tail = b""
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        if re.search(rb"<f[ >/]", tail + block):
+                            return True
+                        tail = block[-3:]
+    return False
 
 
 def read_xlsx_sheet(path: Path, sheet: str) -> Grid:
-    """Cached values only (formulas and macros are never evaluated)."""
+    """Cached values only (formulas and macros are never evaluated); the sheet streamed."""
+    _check_zip(path)
+    try:
+        return _read_xlsx_sheet(path, sheet)
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, EOFError, SyntaxError) as exc:
+        raise Unusable(f"无法读取工作表“{sheet}”：{exc}", f"cannot read the sheet '{sheet}': {exc}") from exc
+
+
+def _read_xlsx_sheet(path: Path, sheet: str) -> Grid:
     import openpyxl
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
@@ -364,12 +412,24 @@ class Part:
     sheet: str | None
 
     def grid(self) -> Grid:
+        regular_file(self.path)
         suffix = self.path.suffix.lower()
         if suffix == ".csv":
             return read_csv(self.path)
         if suffix == ".xlsx":
             return read_xlsx_sheet(self.path, self.sheet)
         return read_xls_sheet(self.path, self.sheet)
+
+
+NOT_REGULAR = ("不是普通文件（管道、设备或套接字），拒绝读取", "not a regular file (a FIFO, a device or a socket): refused")
+
+
+def regular_file(path: Path):
+    """Refuse, without opening it, what is not a regular file: a FIFO would block the reader for ever."""
+    import os
+    import stat
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise Unusable(*NOT_REGULAR)
 
 
 def is_system_file(name: str) -> bool:
@@ -379,6 +439,7 @@ def is_system_file(name: str) -> bool:
 def parts_of(path: Path) -> tuple[list[Part], list[str]]:
     """The submissions in one file, and notes on what was skipped. Raises Unusable."""
     suffix = path.suffix.lower()
+    regular_file(path)
     if path.stat().st_size == 0:
         raise Unusable("文件为空（0字节）", "the file is empty (0 bytes)")
     if suffix == ".csv":

@@ -139,6 +139,13 @@ def type_info(ret: Return, f: Field) -> RuleInfo:
     return RuleInfo(f"{ret.return_id}.{f.name}.type", HARD, (f.name,), f"{f.label}应为{zh}", f"{f.name} ({f.label}) must be {en}")
 
 
+def id_in_text_info(ret: Return, f: Field) -> RuleInfo:
+    """An ID number typed into free text is stored masked; the row is flagged for the clerk."""
+    return RuleInfo(f"{ret.return_id}.{f.name}.id_number_in_text", SOFT, (f.name,),
+                    f"{f.label}中含有身份证号，已脱敏保存，请勿在此栏填写身份证号",
+                    f"{f.name} ({f.label}) holds an ID number: stored masked; do not write ID numbers here")
+
+
 def unique_info(ret: Return) -> RuleInfo:
     labels = "、".join(ret.field(k).label for k in ret.key)
     return RuleInfo(f"{ret.return_id}.{'_'.join(ret.key)}.unique", HARD, ret.key, f"{labels}重复",
@@ -261,6 +268,10 @@ def _flag_findings(finder: _Finder, typed: pd.DataFrame, ret: Return):
         if f.kind in KIND_WORDS:
             info = type_info(ret, f)
             for i in np.flatnonzero(typed[f"{f.name}__bad"].to_numpy(dtype=bool)):
+                finder.add(f.name, int(i), info)
+        if f.kind == "text" and f.name in finder.loc.columns:
+            info = id_in_text_info(ret, f)
+            for i in np.flatnonzero(typed[f"{f.name}__id"].to_numpy(dtype=bool)):
                 finder.add(f.name, int(i), info)
 
 

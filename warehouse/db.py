@@ -5,6 +5,8 @@ its own data dictionary.  Nothing here runs at import time.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,23 +26,61 @@ class WarehouseBusy(Exception):
     """Another process holds the warehouse for writing."""
 
 
-def connect(path: str | Path, read_only: bool = False, wait_seconds: float = 0.0) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse; a writer waits up to `wait_seconds` for another writer to finish."""
+class WarehouseUnusable(Exception):
+    """The warehouse file cannot be opened: corrupt, unreadable, or in a folder we cannot write."""
+
+
+def unusable(path: Path, exc: BaseException) -> WarehouseUnusable:
+    text = str(exc)
+    if "not a valid DuckDB database" in text or "Could not read enough bytes" in text or "Corrupt" in text:
+        zh, en = "数据仓库文件已损坏", "the warehouse file is corrupt"
+    elif "Permission denied" in text or isinstance(exc, PermissionError):
+        zh, en = "无权读写数据仓库文件或其所在目录", "no permission to read or write the warehouse file or its folder"
+    else:
+        zh, en = "无法打开数据仓库", "the warehouse cannot be opened"
+    return WarehouseUnusable(f"{zh}：{path} / {en}: {path} ({text.splitlines()[0] if text else type(exc).__name__})")
+
+
+def connect(path: str | Path, read_only: bool = False, wait_seconds: float = 0.0,
+            config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; a writer waits up to `wait_seconds` for another writer to finish.
+    Raises WarehouseBusy, or WarehouseUnusable (corrupt, unreadable, no permission)."""
     path = Path(path)
-    if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unusable(path, exc) from exc
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            return engine.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
+            return engine.connect(str(path), read_only=read_only, config=config)
+        except (duckdb.IOException, duckdb.PermissionException, PermissionError) as exc:
             if "lock" not in str(exc).lower():
-                raise
+                raise unusable(path, exc) from exc
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(
                     f"数据仓库正被另一个进程写入，等待{wait_seconds:g}秒后放弃 / the warehouse {path} is being written by "
                     f"another process; gave up after waiting {wait_seconds:g} s") from exc
             time.sleep(0.25)
+
+
+KEY_LABEL = b"shangluo pseudonym key fingerprint v1"
+
+
+def key_fingerprint(key: bytes) -> str:
+    """An HMAC of a fixed label under the pseudonym key: tells keys apart, never reveals one."""
+    return hmac.new(key, KEY_LABEL, hashlib.sha256).hexdigest()[:32]
+
+
+def recorded_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.execute("select fingerprint from ref.pseudonym_key order by set_at desc limit 1").fetchall()
+    return rows[0][0] if rows else None
+
+
+def record_fingerprint(con: duckdb.DuckDBPyConnection, fingerprint: str, when):
+    con.execute("delete from ref.pseudonym_key")
+    con.execute("insert into ref.pseudonym_key values (?, ?)", [fingerprint, when])
 
 
 def insert_from(con: duckdb.DuckDBPyConnection, table: str, relation: str, constants: dict | None = None):
@@ -171,6 +211,10 @@ LEDGER = {
         "county_code": ("VARCHAR", "县区代码 / county code"),
         "return_id": ("VARCHAR", "报表编号 / return id"),
         "content_sha256": ("VARCHAR", "内容哈希 / content hash"),
+    }),
+    "ref.pseudonym_key": ("假名密钥指纹（密钥本身从不存储） / fingerprint of the pseudonym key (never the key)", {
+        "fingerprint": ("VARCHAR", "HMAC-SHA256(密钥, 固定标签) / HMAC-SHA256 of a fixed label under SHANGLUO_PII_KEY"),
+        "set_at": ("TIMESTAMP", "记录时间 / recorded at"),
     }),
     "ref.areas": ("地区 / areas: the city and its 7 counties", {
         "area_code": ("VARCHAR", "地区代码 / area code (611000 is the city)"),
