@@ -116,6 +116,25 @@ def _free_stale_slots(instance):
             instance.report_run_failed(run, "the process of this run was killed (found by the next run)")
 
 
+def _per_county(con, period: str):
+    """Per county, each return still missing and each rejected (no version in force), and files that
+    could not be used."""
+    from schemas.catalogue import RETURNS
+    from schemas.core import AREAS
+    lines: dict[str, dict[str, list[str]]] = {}
+    for c, r, state in con.execute("select county_code, return_id, state from landing.status where period = ? "
+                                   "and state in ('missing', 'rejected') order by county_code, return_id",
+                                   [period]).fetchall():
+        lines.setdefault(c, {}).setdefault(state, []).append(f"{RETURNS[r].table_label}{RETURNS[r].title}")
+    for c, source in con.execute("select distinct county_code, source from landing.inventory where period = ? "
+                                 "and kind = 'unusable' and return_id is null order by all", [period]).fetchall():
+        lines.setdefault(c, {}).setdefault("unusable", []).append(source.rsplit("/", 1)[-1])
+    words = {"missing": "未报送 missing", "rejected": "退回无采用版本 rejected", "unusable": "无法使用的文件 unusable"}
+    for c, states in sorted(lines.items()):
+        parts = [f"{words[k]}: {'、'.join(v)}" for k, v in states.items()]
+        _say(f"  {c} {AREAS.get(c, c)}: " + "; ".join(parts))
+
+
 def _summary(settings: Settings, periods: list[str], seconds: float):
     con = engine.connect(str(settings.warehouse))
     try:
@@ -136,6 +155,7 @@ def _summary(settings: Settings, periods: list[str], seconds: float):
                     "group by all order by all", [period]).fetchall():
                 kept = "；此前采用的版本继续有效 / the version accepted before stays in force" if older else ""
                 _say(f"  退回 rejected: {c} {r} {source} ({hard} hard){kept}")
+            _per_county(con, period)
     finally:
         con.close()
     _say(f"数据仓库 / warehouse: {settings.warehouse}  ({seconds:.1f} s)")

@@ -19,6 +19,7 @@ from schemas.read import is_system_file, parts_of
 from schemas.validate import check_part
 
 from shangluo.config import cutoff
+from shangluo.landing import unknown_county
 
 COLUMNS = ("period", "county_code", "return_id", "submission_id", "source", "sheet", "source_row", "column_header",
            "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation")
@@ -27,10 +28,15 @@ HEADERS_ZH = ("报告期", "县区代码", "报表", "版本", "文件", "工作
 
 
 def _where(path: Path, period: str | None, county: str | None) -> tuple[str | None, str | None]:
+    """Period and county from `<period>/<county>/` in the path, else the options.  Raises Unusable
+    for a `<period>/<folder>/` whose folder is no county code (and no --county was given)."""
     parts = path.resolve().parts
     for i in range(len(parts) - 2, 0, -1):
         if parts[i].isdigit() and len(parts[i]) == 4 and parts[i + 1] in AREAS:
             return parts[i], parts[i + 1]
+    for i in range(len(parts) - 2, 0, -1):
+        if parts[i].isdigit() and len(parts[i]) == 4 and parts[i + 1].isdigit() and not county:
+            raise Unusable(*unknown_county(parts[i + 1]))
     return period, county
 
 
@@ -44,11 +50,16 @@ def _files(paths: list[Path]):
 
 def validate_paths(args) -> int:
     key = os.environ.get("SHANGLUO_PII_KEY", "").encode() or secrets.token_bytes(32)   # nothing is stored
-    rows, unusable = [], False
+    rows, unusable, checked_any = [], False, False
     for path in _files(args.paths):
         if is_system_file(path.name):
             continue
-        period, county = _where(path, args.period, args.county)
+        try:
+            period, county = _where(path, args.period, args.county)
+        except Unusable as exc:
+            rows.append(_unusable_row(path, exc, args.period, None))
+            unusable = True
+            continue
         if not period or not county:
             print(f"{path}: 无法确定报告期和县区：请放在<期别>/<县区代码>/目录下或使用--period和--county / cannot tell the "
                   f"period and county: put the file under <period>/<county_code>/ or give --period and --county",
@@ -72,6 +83,7 @@ def validate_paths(args) -> int:
                     checked = check_part(part, Context(period, county, cutoff(period)), key, con)
                 finally:
                     con.close()
+                checked_any = True
                 rows += [dict(base, return_id=part.ret.return_id, sheet=part.sheet, **f.__dict__) for f in checked.findings]
                 print(f"{path}{'!' + part.sheet if part.sheet else ''}: {part.ret.table_label} {part.ret.return_id}, "
                       f"{checked.rows} 行 rows, {checked.hard_count} 强制性错误 hard, {checked.soft_count} 核实性警告 soft",
@@ -80,8 +92,10 @@ def validate_paths(args) -> int:
                 print(f"{path}: {n}", file=sys.stderr)
         except Unusable as exc:
             unusable = True
-            rows.append(dict(base, return_id=None, sheet=None, source_row=None, column_header="", value="",
-                             rule_id="file.unusable", severity=HARD, message_zh=exc.zh, message_en=exc.en))
+            rows.append(_unusable_row(path, exc, period, county))
+    if not checked_any and not unusable:
+        where = " ".join(map(str, args.paths))
+        rows.append(_unusable_row(where, Unusable("没有找到任何报表文件", "no return found"), args.period, args.county))
     rows = [{c: r.get(c) for c in COLUMNS} for r in rows]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -89,9 +103,15 @@ def validate_paths(args) -> int:
         _print_table(rows)
     if args.xlsx:
         write_feedback(rows, args.xlsx)
-    if unusable:
+    if unusable or not checked_any:
         return 2
     return 1 if any(r["severity"] == HARD for r in rows) else 0
+
+
+def _unusable_row(path, exc: Unusable, period: str | None, county: str | None) -> dict:
+    return dict(period=period, county_code=county, submission_id=None, source=str(path), status="open",
+                explanation=None, return_id=None, sheet=None, source_row=None, column_header="", value="",
+                rule_id="file.unusable", severity=HARD, message_zh=exc.zh, message_en=exc.en)
 
 
 def _print_table(rows: list[dict]):
