@@ -122,9 +122,9 @@ def _per_county(con, period: str):
     from schemas.catalogue import RETURNS
     from schemas.core import AREAS
     lines: dict[str, dict[str, list[str]]] = {}
-    for c, r, state in con.execute("select county_code, return_id, state from landing.status where period = ? "
-                                   "and state in ('missing', 'rejected') order by county_code, return_id",
-                                   [period]).fetchall():
+    found = con.execute("select county_code, return_id, state from landing.status where period = ? "
+                        "and state in ('missing', 'rejected')", [period]).fetchall()
+    for c, r, state in sorted(found, key=lambda x: (x[0], RETURNS[x[1]].number)):
         lines.setdefault(c, {}).setdefault(state, []).append(f"{RETURNS[r].table_label}{RETURNS[r].title}")
     for c, source in con.execute("select distinct county_code, source from landing.inventory where period = ? "
                                  "and kind = 'unusable' and return_id is null order by all", [period]).fetchall():
