@@ -129,7 +129,12 @@ def _per_county(con, period: str):
     for c, source in con.execute("select distinct county_code, source from landing.inventory where period = ? "
                                  "and kind = 'unusable' and return_id is null order by all", [period]).fetchall():
         lines.setdefault(c, {}).setdefault("unusable", []).append(source.rsplit("/", 1)[-1])
-    words = {"missing": "未报送 missing", "rejected": "退回无采用版本 rejected", "unusable": "无法使用的文件 unusable"}
+    for c, message in con.execute("select distinct county_code, message_zh from landing.inventory where period = ? "
+                                  "and kind = 'skipped' and county_code not in (select unnest(?::varchar[])) order by all",
+                                  [period, list(AREAS)]).fetchall():
+        lines.setdefault(c, {}).setdefault("folder", []).append(message)
+    words = {"missing": "未报送 missing", "rejected": "退回无采用版本 rejected", "unusable": "无法使用的文件 unusable",
+             "folder": "目录 folder"}
     for c, states in sorted(lines.items()):
         parts = [f"{words[k]}: {'、'.join(v)}" for k, v in states.items()]
         _say(f"  {c} {AREAS.get(c, c)}: " + "; ".join(parts))

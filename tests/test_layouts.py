@@ -224,3 +224,13 @@ def test_validate_exits_2_for_an_unusable_name_an_empty_folder_and_an_unknown_co
     proc = shangluo("validate", str(other), env=env, check=False)
     assert proc.returncode == 2
     assert "611099" in proc.stdout and "611026" in proc.stdout and "<period>/<county_code>" not in proc.stdout + proc.stderr
+
+
+def test_the_landing_scan_names_an_unknown_county_folder_with_the_codes(tmp_path):
+    from shangluo.landing import scan_period
+    folder = tmp_path / "2022" / "611099"
+    folder.mkdir(parents=True)
+    (folder / "表2.csv").write_text(",".join(H2) + "\n1000,0,5000,5000,100,80,10,5,3\n", encoding="utf-8")
+    (entry,) = scan_period(tmp_path, "2022", 1 << 20)
+    assert entry.kind == "skipped" and "611099" in entry.message_zh and "611026（柞水县）" in entry.message_zh
+    assert "611099" in entry.message_en and "611002" in entry.message_en
