@@ -342,12 +342,19 @@ def merged_ranges(path: Path, sheet: str) -> list[tuple[int, int, int, int]]:
         member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
         if member not in names:
             return []
-        xml = z.read(member).decode("utf-8", "replace")
-    out = []
-    for m in re.finditer(r'<(?:\w+:)?mergeCell\b[^>]*\bref="([A-Z]+[0-9]+):([A-Z]+[0-9]+)"', xml):
-        (r1, c1), (r2, c2) = _cell_ref(m.group(1)), _cell_ref(m.group(2))
-        out.append((r1, c1, r2, c2))
+        out, tail = [], b""
+        with z.open(member) as fh:          # streamed: the sheet's XML can be large; merges come at its end
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                text = tail + chunk
+                last = 0
+                for m in _MERGE.finditer(text):
+                    out.append((*_cell_ref(m.group(1).decode()), *_cell_ref(m.group(2).decode())))
+                    last = m.end()
+                tail = text[max(last, len(text) - 256):]
     return out
+
+
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*\bref="([A-Z]{1,3}[0-9]{1,7}):([A-Z]{1,3}[0-9]{1,7})"')
 
 
 def _xml_text(s: str) -> str:
@@ -358,7 +365,11 @@ def fill_merged(cells: list[list[str | None]], ranges) -> dict[int, list[int]]:
     """Every cell of a merged range takes the value of its first cell, as the clerk sees it; only
     within the cells read (a range cannot make the sheet larger).  The cells filled, per column."""
     filled: dict[int, list[int]] = {}
+    budget = sum(len(r) for r in cells)      # overlapping ranges (Excel makes none) cannot cost more
     for r1, c1, r2, c2 in ranges:
+        budget -= max(min(r2, len(cells)) - r1 + 1, 0) * max(c2 - c1 + 1, 0)
+        if budget < 0:
+            break
         if r1 > len(cells) or c1 >= len(cells[r1 - 1]):
             continue
         value = cells[r1 - 1][c1]
