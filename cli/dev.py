@@ -1,8 +1,10 @@
-"""`shangluo dev`: the Dagster UI on 127.0.0.1 with this project's instance."""
+"""`shangluo dev`: the Dagster UI on 127.0.0.1 with this project's instance (`dagster dev` and `dg dev` from the
+root use the same instance; DAGSTER_HOME, when set, wins)."""
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from shangluo.config import ROOT
 
@@ -11,6 +13,7 @@ from .run import dagster_env
 
 def cmd_dev(args) -> int:
     env = {**os.environ, **dagster_env()}
-    cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port), "-m", "pipelines.definitions"]
+    dg = Path(sys.executable).with_name("dg")       # `dg dev`: the project of [tool.dg] in pyproject.toml
+    cmd = [str(dg), "dev", "--host", "127.0.0.1", "--port", str(args.port)]
     os.chdir(ROOT)
     os.execvpe(cmd[0], cmd, env)

@@ -64,6 +64,6 @@ def cmd_template(args) -> int:
     if None in wanted:
         _say(f"未知报表 / unknown return: {[r for r, w in zip(args.returns, wanted) if w is None]}")
         return EXIT_USAGE
-    for ret in wanted:
+    for ret in {ret.return_id: ret for ret in wanted}.values():    # 表2 and guarantees are one return: one file
         _say(str(write_template(ret, args.out / template_name(ret))))
     return EXIT_OK

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -15,14 +16,29 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}   # the 
 
 
 def dagster_env() -> dict[str, str]:
-    """DAGSTER_HOME is the repository root (dagster.yaml); state goes to .dagster/ unless set."""
-    state = Path(os.environ.get("SHANGLUO_DAGSTER_STATE") or ROOT / ".dagster")
-    env = {"DAGSTER_HOME": os.environ.get("DAGSTER_HOME") or str(ROOT),
-           "SHANGLUO_DAGSTER_STATE": str(state),
-           "SHANGLUO_DAGSTER_COMPUTE_LOGS": os.environ.get("SHANGLUO_DAGSTER_COMPUTE_LOGS") or str(state / "compute_logs"),
-           "DAGSTER_DISABLE_TELEMETRY": "true"}   # else `dagster dev` makes $DAGSTER_HOME/logs for its uploader
+    """The Dagster instance of every command: the one DAGSTER_HOME names (deploy/postgres, say), else
+    the project's own (`project_home`), the one plain `dagster` commands use from the root."""
+    env = {"DAGSTER_HOME": os.environ.get("DAGSTER_HOME") or project_home()}
     os.environ.update(env)
     return env
+
+
+def project_home() -> str:
+    """.dagster/ at the root (git-ignored), or $SHANGLUO_DAGSTER_STATE.  The root dagster.yaml names its
+    storage relative to the root, in .dagster/, where Dagster puts it by default under this home:
+    the home gets the rest of that file (pool, telemetry), so it is the same instance."""
+    import yaml
+    home = Path(os.environ.get("SHANGLUO_DAGSTER_STATE") or ROOT / ".dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load((ROOT / "dagster.yaml").read_text(encoding="utf-8"))
+    for key in ("storage", "local_artifact_storage", "compute_logs"):
+        config.pop(key, None)
+    text = "# from the repository's dagster.yaml (written by shangluo; storage: the defaults here)\n" + \
+        yaml.safe_dump(config, sort_keys=True)
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    return str(home)
 
 
 def cmd_run(args) -> int:
@@ -32,7 +48,7 @@ def cmd_run(args) -> int:
     except ConfigError as exc:
         _say(str(exc))
         return EXIT_USAGE
-    from shangluo.landing import periods as landing_periods
+    from intake.landing import periods as landing_periods
     periods = [args.period] if args.period else landing_periods(settings.landing)
     if not periods:
         _say(f"接收目录中没有报告期 / no period folder in {settings.landing}")
@@ -53,29 +69,32 @@ def _run_periods(settings: Settings, periods: list[str], args, con) -> int:
     dagster_env()
     import dagster as dg
 
-    from pipelines.assets import ALL_ASSETS, period_partitions, selection
-    from pipelines.resources import WarehouseResource
-    from warehouse.ledger import returns_to_read
+    from pipelines.assets import selection
+    from pipelines.definitions import defs
+    from pipelines.options import run_config
+    from intake.ledger import returns_to_read
 
     from shangluo.config import rules_version
 
     instance = dg.DagsterInstance.get()
     _free_stale_slots(instance)
-    tags = {"shangluo/county": args.county or "", "shangluo/force": "true" if args.force else "false",
-            "shangluo/trigger": "cli", "shangluo/pid": str(os.getpid()), "shangluo/host": socket.gethostname()}
+    job = defs.resolve_job_def("build_period")     # the job the sensor and the schedule start
+    tags = {"shangluo/trigger": "cli", "shangluo/pid": str(os.getpid()), "shangluo/host": socket.gethostname(),
+            **({"shangluo/county": args.county} if args.county else {}), **({"shangluo/force": "true"} if args.force else {})}
     started = time.monotonic()
     for period in periods:
-        if not instance.has_dynamic_partition(period_partitions.name, period):
-            instance.add_dynamic_partitions(period_partitions.name, [period])
         # the returns whose landing files changed since the warehouse last took them; the rest of
         # staging stays as it is (staging never reads P-1, so P-1's run just before changes nothing here)
         read = returns_to_read(con, settings.landing, period, rules_version(), args.county, args.force)
         _say(f"{period}: 重新读取 / reading again: " + ("全部报表 / every return" if read is None else
                                                      ", ".join(sorted(read)) or "无 / none (nothing changed)"))
-        result = dg.materialize(ALL_ASSETS, selection=selection(read), partition_key=period, instance=instance, tags=tags,
-                                resources={"warehouse": WarehouseResource(landing=str(settings.landing),
-                                                                          warehouse=str(settings.warehouse))},
-                                run_config=QUIET, raise_on_error=False)
+        progress = Progress(instance, period).start()     # a line that follows the steps, on a terminal only
+        config = {**QUIET, **run_config(args.county, args.force)}
+        config["resources"]["warehouse"] = {"config": {"landing": str(settings.landing),
+                                                       "warehouse": str(settings.warehouse)}}
+        result = job.execute_in_process(run_config=config, partition_key=period, asset_selection=selection(read),
+                                        instance=instance, tags=tags, raise_on_error=False)
+        progress.stop()
         if not result.success:
             failures = [e for e in result.all_events if e.is_step_failure]
             for e in failures:
@@ -140,16 +159,89 @@ def _per_county(con, period: str):
         _say(f"  {c} {AREAS.get(c, c)}: " + "; ".join(parts))
 
 
+STEP_LABELS = {"landing__inventory": "清点接收目录 scanning landing", "staging": "读取和检查报表 reading and checking returns",
+               "report": "表间核对、汇总和报告 cross-checks, figures and the report"}
+
+
+class Progress:
+    """While a period's Dagster run works: one line on the terminal, rewritten as its steps start
+    and end (`2022 ▸ 读取和检查报表 … step 2/3, 14 s`). Nothing when stdout is not a terminal."""
+
+    def __init__(self, instance, period: str, every: float = 0.5):
+        import threading
+        self.instance, self.period, self.every = instance, period, every
+        from datetime import datetime, timedelta, timezone
+        self.started, self.done = time.monotonic(), threading.Event()
+        self.since = datetime.now(timezone.utc) - timedelta(seconds=1)
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+        self.enabled = sys.stdout.isatty()
+
+    def start(self) -> "Progress":
+        if self.enabled:
+            self.thread.start()
+        return self
+
+    def stop(self):
+        if self.enabled:
+            self.done.set()
+            self.thread.join(timeout=5)
+            sys.stdout.write("\r\033[K")
+            sys.stdout.flush()
+
+    def _run_id(self):
+        import dagster as dg
+        runs = self.instance.get_runs(filters=dg.RunsFilter(
+            tags={"shangluo/pid": str(os.getpid()), "dagster/partition": self.period}, created_after=self.since), limit=1)
+        return runs[0].run_id if runs else None
+
+    def _follow(self):
+        import dagster as dg
+        run_id, line = None, f"{self.period} ▸ 启动 starting"
+        while not self.done.wait(self.every):
+            try:
+                run_id = run_id or self._run_id()
+                if run_id:
+                    events = self.instance.get_records_for_run(
+                        run_id, of_type={dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS}).records
+                    steps = [r.event_log_entry.dagster_event for r in events]
+                    started = [e.step_key for e in steps if e.event_type == dg.DagsterEventType.STEP_START]
+                    finished = sum(1 for e in steps if e.event_type == dg.DagsterEventType.STEP_SUCCESS)
+                    if started:
+                        key = started[-1]
+                        line = (f"{self.period} ▸ {STEP_LABELS.get(key, key)} … 步骤 step {len(started)}, "
+                                f"完成 done {finished}")
+            except Exception as exc:      # the display must never disturb the run
+                line = f"{self.period} ▸ {exc!r}"
+            sys.stdout.write(f"\r\033[K{line}, {time.monotonic() - self.started:.0f} s")
+            sys.stdout.flush()
+
+
+def _incomplete(con, period: str) -> list[tuple[str, str]]:
+    """The city's incomplete figures and why (the missing counties and returns), in Chinese."""
+    return [(label, (reason or "").split(" / ")[0]) for label, reason in con.execute(
+        "select label_zh, reason from report.figures where period = ? and area_code = '611000' and not complete "
+        "order by figure_id", [period]).fetchall()]
+
+
 def _summary(settings: Settings, periods: list[str], seconds: float):
+    from publish.report import report_files
+    from schemas.core import CITY_CODE, COUNTIES
     con = engine.connect(str(settings.warehouse))
     try:
         for period in periods:
             status = dict(con.execute("select state, count(*) from landing.status where period = ? group by state",
                                       [period]).fetchall())
+            city_level = con.execute("select count(*) from landing.status where period = ? and county_code = ? "
+                                     "and state = 'accepted'", [period, CITY_CODE]).fetchall()[0][0]
             figs = con.execute("select count(*), count(*) filter (where complete) from report.figures "
                                "where period = ? and area_code = '611000'", [period]).fetchall()[0]
             _say(f"{period}: 报表 accepted {status.get('accepted', 0)} / rejected {status.get('rejected', 0)} / "
                  f"missing {status.get('missing', 0)}; 全市指标 {figs[1]}/{figs[0]} complete")
+            if city_level:
+                _say(f"  采用的报表含市本级（{CITY_CODE}）{city_level} 份，{len(COUNTIES)}个县区之外 / accepted includes "
+                     f"{city_level} from the city level ({CITY_CODE}) besides the {len(COUNTIES)} counties")
+            for label, reason in _incomplete(con, period):
+                _say(f"  不完整 incomplete: {label}：{reason}")
             # what needs a clerk now: the newest rejected version where it is the newest one received
             # (not a version that a later accepted correction already replaced)
             for c, r, source, hard, older in con.execute(
@@ -161,6 +253,9 @@ def _summary(settings: Settings, periods: list[str], seconds: float):
                 kept = "；此前采用的版本继续有效 / the version accepted before stays in force" if older else ""
                 _say(f"  退回 rejected: {c} {r} {source} ({hard} hard){kept}")
             _per_county(con, period)
+            written = [p for p in report_files(settings.reports, period) if p.exists()]
+            if written:
+                _say(f"  报告 report: " + ", ".join(str(p) for p in written))
     finally:
         con.close()
     _say(f"数据仓库 / warehouse: {settings.warehouse}  ({seconds:.1f} s)")

@@ -1,6 +1,9 @@
 """`shangluo validate`: a clerk checks return files before sending them. No warehouse needed.
 
-Period and county come from `<period>/<county>/` in the path, else from --period / --county.
+Period and county come from `<period>/<county>/` in the path, else from --period / --county (a
+note says when the path overrides them). Everything goes to stdout, in order: a line per file, then
+the violations (with --json only the JSON is on stdout, the lines on stderr). --xlsx writes the
+审核反馈表 (publish/feedback.py).
 Exit 2 if anything was unusable, else 1 if any hard error, else 0.  City-wide rules (uniqueness
 across counties, cross-return rules) are the pipeline's, not this command's.
 """
@@ -18,24 +21,31 @@ from schemas import engine
 from schemas.read import is_system_file, parts_of
 from schemas.validate import check_part
 
+from intake.landing import unknown_county
 from shangluo.config import cutoff
-from shangluo.landing import unknown_county
 
 COLUMNS = ("period", "county_code", "return_id", "submission_id", "source", "sheet", "source_row", "column_header",
-           "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation")
-HEADERS_ZH = ("报告期", "县区代码", "报表", "版本", "文件", "工作表", "行号", "列名", "填报值", "规则编号", "类别",
-              "问题说明", "Message", "状态", "说明")
+           "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation", "business_key")
 
 
-def _where(path: Path, period: str | None, county: str | None) -> tuple[str | None, str | None]:
-    """Period and county from `<period>/<county>/` in the path, else the options.  Raises Unusable
-    for a `<period>/<folder>/` whose folder is no county code (and no --county was given)."""
+def _say(args, text: str):
+    """One stream, in order: stdout; with --json stdout holds only the JSON, so the lines go to stderr."""
+    print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+
+def _where(args, path: Path) -> tuple[str | None, str | None]:
+    period, county = args.period, args.county
     parts = path.resolve().parts
     for i in range(len(parts) - 2, 0, -1):
         if parts[i].isdigit() and len(parts[i]) == 4 and parts[i + 1] in AREAS:
+            for option, given, found in (("--period", period, parts[i]), ("--county", county, parts[i + 1])):
+                if given and given != found and (option, found) not in args.__dict__.setdefault("warned", set()):
+                    args.warned.add((option, found))
+                    _say(args, f"注意：{path.parent}的路径表明{found}，{option} {given}不适用 / note: the path says {found}; "
+                               f"{option} {given} does not apply to this file")
             return parts[i], parts[i + 1]
-    for i in range(len(parts) - 2, 0, -1):
-        if parts[i].isdigit() and len(parts[i]) == 4 and parts[i + 1].isdigit() and not county:
+    for i in range(len(parts) - 2, 0, -1):      # <period>/<folder>/ whose folder is no county code
+        if parts[i].isdigit() and len(parts[i]) == 4 and parts[i + 1].isdigit() and not args.county:
             raise Unusable(*unknown_county(parts[i + 1]))
     return period, county
 
@@ -50,68 +60,89 @@ def _files(paths: list[Path]):
 
 def validate_paths(args) -> int:
     key = os.environ.get("SHANGLUO_PII_KEY", "").encode() or secrets.token_bytes(32)   # nothing is stored
-    rows, unusable, checked_any = [], False, False
+    rows, unusable, where, checked = [], False, set(), []
     for path in _files(args.paths):
         if is_system_file(path.name):
             continue
         try:
-            period, county = _where(path, args.period, args.county)
+            period, county = _where(args, path)
         except Unusable as exc:
             rows.append(_unusable_row(path, exc, args.period, None))
             unusable = True
             continue
         if not period or not county:
-            print(f"{path}: 无法确定报告期和县区：请放在<期别>/<县区代码>/目录下或使用--period和--county / cannot tell the "
-                  f"period and county: put the file under <period>/<county_code>/ or give --period and --county",
-                  file=sys.stderr)
+            _say(args, f"{path}: 无法确定报告期和县区：请放在<期别>/<县区代码>/目录下或使用--period和--county / cannot "
+                       f"tell the period and county: put the file under <period>/<county_code>/ or give --period and --county")
             return 2
+        where.add((period, county))
         if not path.exists():
-            print(f"{path}: 文件不存在 / no such file", file=sys.stderr)
+            _say(args, f"{path}: 文件不存在 / no such file")
             unusable = True
             continue
-        base = dict(period=period, county_code=county, submission_id=None, source=str(path), status="open",
-                    explanation=None)
-        try:
-            if path.stat().st_size == 0:
-                raise Unusable("文件为空（0字节）", "the file is empty (0 bytes)")
-            parts, notes = parts_of(path)
-            for part in parts:
-                if part.ret is None:
-                    continue
-                con = engine.connect()          # a large CSV file is checked in DuckDB, in memory
-                try:
-                    checked = check_part(part, Context(period, county, cutoff(period)), key, con)
-                finally:
-                    con.close()
-                checked_any = True
-                rows += [dict(base, return_id=part.ret.return_id, sheet=part.sheet, **f.__dict__) for f in checked.findings]
-                print(f"{path}{'!' + part.sheet if part.sheet else ''}: {part.ret.table_label} {part.ret.return_id}, "
-                      f"{checked.rows} 行 rows, {checked.hard_count} 强制性错误 hard, {checked.soft_count} 核实性警告 soft",
-                      file=sys.stderr)
-            for n in notes:
-                print(f"{path}: {n}", file=sys.stderr)
-        except Unusable as exc:
-            unusable = True
-            rows.append(_unusable_row(path, exc, period, county))
-    if not checked_any and not unusable:
-        where = " ".join(map(str, args.paths))
-        rows.append(_unusable_row(where, Unusable("没有找到任何报表文件", "no return found"), args.period, args.county))
+        found, bad = check_file(path, period, county, key, sys.stderr if args.json else sys.stdout, checked)
+        rows += found
+        unusable = unusable or bad
+    if not checked and not unusable:        # an empty folder, or only explanations: nothing was checked
+        rows.append(_unusable_row(" ".join(map(str, args.paths)), Unusable("没有找到任何报表文件", "no return found"),
+                                  args.period, args.county))
     rows = [{c: r.get(c) for c in COLUMNS} for r in rows]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
         _print_table(rows)
     if args.xlsx:
-        write_feedback(rows, args.xlsx)
-    if unusable or not checked_any:
+        from publish.feedback import write_feedback
+        periods, counties = {p for p, _ in where}, {c for _, c in where}
+        path = write_feedback(rows, args.xlsx, periods.pop() if len(periods) == 1 else args.period,
+                              counties.pop() if len(counties) == 1 else args.county)
+        _say(args, f"审核反馈表 / feedback workbook: {path}")
+    if unusable or not checked:
         return 2
     return 1 if any(r["severity"] == HARD for r in rows) else 0
+
+
+def check_file(path: Path, period: str, county: str, key: bytes, log=None, seen: list | None = None
+               ) -> tuple[list[dict], bool]:
+    """Every violation `validate` finds in one file (dicts with the columns of quality.violations
+    and `business_key`), and whether the file was unusable.  Summary lines go to `log` (None: silent);
+    the returns checked are appended to `seen`, if given."""
+    rows, unusable = [], False
+    base = dict(period=period, county_code=county, submission_id=None, source=str(path), status="open",
+                explanation=None)
+    try:
+        if path.stat().st_size == 0:
+            raise Unusable("文件为空（0字节）", "the file is empty (0 bytes)")
+        parts, notes = parts_of(path)
+        for part in parts:
+            if part.ret is None:
+                continue
+            con = engine.connect()          # a large CSV file is checked in DuckDB, in memory
+            try:
+                checked = check_part(part, Context(period, county, cutoff(period)), key, con)
+            finally:
+                con.close()
+            rows += [dict(base, return_id=part.ret.return_id, sheet=part.sheet, **f.__dict__) for f in checked.findings]
+            if seen is not None:
+                seen.append(part.ret.return_id)
+            _note(log, f"{path}{'!' + part.sheet if part.sheet else ''}: {part.ret.table_label} {part.ret.return_id}, "
+                  f"{checked.rows} 行 rows, {checked.hard_count} 强制性错误 hard, {checked.soft_count} 核实性警告 soft")
+        for n in notes:
+            _note(log, f"{path}: {n}")
+    except Unusable as exc:
+        unusable = True
+        rows.append(_unusable_row(path, exc, period, county))
+    return rows, unusable
 
 
 def _unusable_row(path, exc: Unusable, period: str | None, county: str | None) -> dict:
     return dict(period=period, county_code=county, submission_id=None, source=str(path), status="open",
                 explanation=None, return_id=None, sheet=None, source_row=None, column_header="", value="",
                 rule_id="file.unusable", severity=HARD, message_zh=exc.zh, message_en=exc.en)
+
+
+def _note(log, text: str):
+    if log is not None:
+        print(text, file=log)
 
 
 def _print_table(rows: list[dict]):
@@ -122,21 +153,3 @@ def _print_table(rows: list[dict]):
         where = f"{Path(r['source']).name}{'!' + r['sheet'] if r['sheet'] else ''} 第{r['source_row'] or '-'}行 {r['column_header']}"
         print(f"[{r['severity']}] {where} 值“{r['value']}”: {r['message_zh']} / {r['message_en']} ({r['rule_id']})")
 
-
-def write_feedback(rows: list[dict], path: Path):
-    """审核反馈表: one row per violation, in Chinese, ready to send back to the county."""
-    import openpyxl
-    from openpyxl.styles import Font
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "审核反馈表"
-    ws.append(["文件", "工作表", "行号", "列名", "填报值", "类别", "问题说明", "Message", "规则编号"])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for r in rows:
-        ws.append([Path(r["source"]).name, r["sheet"], r["source_row"], r["column_header"], r["value"],
-                   "强制性" if r["severity"] == HARD else "核实性", r["message_zh"], r["message_en"], r["rule_id"]])
-    for col, width in zip("ABCDEFGHI", (28, 20, 8, 20, 20, 8, 50, 50, 40)):
-        ws.column_dimensions[col].width = width
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)

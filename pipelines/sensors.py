@@ -1,16 +1,16 @@
 """The landing sensor, the nightly schedule and the job they start.
 
-The sensor only looks at the file system (never the warehouse).  Its cursor carries the full
-state of landing as last taken -- every file's size and modification time -- plus what it saw
-at the previous tick.  A file is taken once it has stopped changing: unchanged since the previous
-tick and older than SHANGLUO_SETTLE_SECONDS.  A period whose taken files were added, changed or
-removed gets a run (and so does P+1, whose figures read P-1); the run key is the period and a
-digest of its files, so the same state never runs twice.  A run reads again only the returns its
-changed files can hold (by their names; a changed workbook: all).  New period folders become
-partitions.  The nightly run materialises every asset and checks all of staging, whatever the
-sensor did.
+The sensor only looks at the file system (never the warehouse: SPEC section 6).  Its cursor is
+compact: per period, a digest of its files as last seen and, as last taken, a digest of its files
+and one of each group of files that name the same returns.  A period is taken once its files have
+stopped changing: the same as at the previous tick and none younger than SHANGLUO_SETTLE_SECONDS.
+A period whose taken files changed gets a run (and so does P+1, whose figures read P-1), reading
+again only the returns of the groups that changed (a workbook may hold any return: all).  The
+run key is the period and the digests of P's and P-1's files, so the same state never runs twice;
+and a state that a run has already built -- `shangluo run`, say -- is not run again: every run
+records the digests it took in the `landing/inventory` materialisation, which the sensor reads
+from the instance.  The nightly run materialises every asset and checks all of staging.
 """
-import hashlib
 import json
 import os
 import time
@@ -20,10 +20,14 @@ from pathlib import Path
 import dagster as dg
 
 from shangluo.config import Settings
-from shangluo.landing import periods as landing_periods
-from shangluo.landing import returns_named
+from intake.landing import periods as landing_periods
+from intake.landing import returns_named
 
-from .assets import ALL_ASSETS, period_partitions, selection
+from .assets import ALL_ASSETS, INVENTORY_KEY, selection
+from .landing_state import DIGEST_KEY, PREVIOUS_DIGEST_KEY, digest, observe
+from .options import period_partitions, run_config
+
+EMPTY = digest({})
 
 build_period = dg.define_asset_job(
     "build_period", selection=ALL_ASSETS, partitions_def=period_partitions,
@@ -34,41 +38,32 @@ def settle_seconds() -> float:
     return float(os.environ.get("SHANGLUO_SETTLE_SECONDS", "30"))
 
 
-def observe(root: Path) -> dict[str, list[int]]:
-    """relative path -> [size, mtime_ns] of every file under <period>/<county>/ (links not followed)."""
-    out = {}
-    for period in landing_periods(root):
-        for county in sorted((root / period).iterdir()):
-            if not county.is_dir():
-                continue
-            for f in sorted(county.iterdir()):
-                if f.is_file() or f.is_symlink():
-                    st = f.lstat()
-                    out[f.relative_to(root).as_posix()] = [st.st_size, st.st_mtime_ns]
-    return out
-
-
-def _digest(files: dict[str, list[int]], period: str) -> str:
-    mine = sorted((k, v) for k, v in files.items() if k.startswith(period + "/"))
-    return hashlib.sha256(json.dumps(mine).encode()).hexdigest()[:16]
-
-
 @dataclass(frozen=True)
 class PeriodRun:
-    key: str                       # the run key: the period and a digest of its files and of P-1's
+    key: str                       # the run key: the period and the digests of its files and of P-1's
     reads: frozenset[str] | None   # the returns to read again (None: all of them)
+    files: str = EMPTY             # the digest of P's files as taken
+    previous: str = EMPTY          # ... and of P-1's
 
 
-def _reads(paths: set[str]) -> frozenset[str] | None:
-    """The returns the changed files can hold, judged by their names (the sensor never opens the
-    warehouse, so a changed workbook reads every return again)."""
-    out: set[str] = set()
-    for path in paths:
-        named = returns_named(path)
-        if named is None:
-            return None
-        out |= named
-    return frozenset(out)
+def _group(path: str) -> str:
+    """The returns a file can hold, judged by its name ("*": any)."""
+    named = returns_named(path)
+    return "*" if named is None else ",".join(sorted(named))
+
+
+def _groups(files: dict[str, list[int]]) -> dict[str, str]:
+    by: dict[str, dict[str, list[int]]] = {}
+    for path, meta in files.items():
+        by.setdefault(_group(path), {})[path] = meta
+    return {g: digest(f)[:8] for g, f in sorted(by.items())}
+
+
+def _reads(before: dict[str, str], after: dict[str, str]) -> frozenset[str] | None:
+    changed = {g for g in set(before) | set(after) if before.get(g) != after.get(g)}
+    if "*" in changed:
+        return None
+    return frozenset(r for g in changed for r in g.split(",") if r)
 
 
 def evaluate(root: Path, cursor: str | None, now: float | None = None, settle: float | None = None
@@ -76,45 +71,84 @@ def evaluate(root: Path, cursor: str | None, now: float | None = None, settle: f
     """(the run of each period to run, new cursor): pure, for the sensor and its tests."""
     now = time.time() if now is None else now
     settle = settle_seconds() if settle is None else settle
-    state = json.loads(cursor) if cursor else {"taken": {}, "seen": {}}
-    seen_now = observe(root)
-    taken = {path: meta for path, meta in state["taken"].items() if path in seen_now}   # removed: at once
-    for path, meta in seen_now.items():
-        if state["seen"].get(path) == meta and now - meta[1] / 1e9 >= settle:          # stopped changing
-            taken[path] = meta
-    changed_files = {path for path in set(taken) | set(state["taken"]) if taken.get(path) != state["taken"].get(path)}
-    changed = {path.split("/")[0] for path in changed_files}
-    present = set(landing_periods(root))
-    to_run = changed | {str(int(p) + 1) for p in changed if str(int(p) + 1) in present}   # P+1 reads P
-    runs = {p: PeriodRun(f"{p}:{_digest(taken, p)}:{_digest(taken, str(int(p) - 1))}",
-                         _reads({f for f in changed_files if f.split("/")[0] == p})) for p in sorted(to_run)}
-    return runs, json.dumps({"taken": taken, "seen": seen_now}, sort_keys=True)
+    state = json.loads(cursor) if cursor else {}
+    seen_before, taken_before = state.get("seen", {}), state.get("taken", {})
+    files = observe(root)
+    present = landing_periods(root)
+    seen, taken = {}, {}
+    for p in present:
+        mine = {k: v for k, v in files.items() if k.startswith(p + "/")}
+        seen[p] = digest(mine)
+        newest = max((v[1] for v in mine.values()), default=0) / 1e9
+        if seen_before.get(p) == seen[p] and now - newest >= settle:      # stopped changing: taken
+            taken[p] = {"files": seen[p], "groups": _groups(mine)}
+        elif p in taken_before:
+            taken[p] = taken_before[p]
+    changed = {p for p in set(taken) | set(taken_before) if taken.get(p) != taken_before.get(p)}
+    to_run = {p for p in changed if p in present} | {str(int(p) + 1) for p in changed if str(int(p) + 1) in present}
+    runs = {}
+    for p in sorted(to_run):
+        files_p = taken.get(p, {}).get("files", EMPTY)
+        previous = taken.get(str(int(p) - 1), {}).get("files", EMPTY)
+        reads = (_reads(taken_before.get(p, {}).get("groups", {}), taken.get(p, {}).get("groups", {}))
+                 if p in changed else frozenset())
+        runs[p] = PeriodRun(f"{p}:{files_p}:{previous}", reads, files_p, previous)
+    return runs, json.dumps({"seen": seen, "taken": taken}, separators=(",", ":"), sort_keys=True)
 
 
-@dg.sensor(job=build_period, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+def already_built(instance: dg.DagsterInstance, period: str, run: PeriodRun) -> bool:
+    """A successful run already took exactly these files of P and P-1 (from the instance's own
+    records: the digests in the latest `landing/inventory` materialisation of the period)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=INVENTORY_KEY, asset_partitions=[period]), limit=1).records
+    if not records:
+        return False
+    meta = records[0].asset_materialization.metadata
+    took = (getattr(meta.get(DIGEST_KEY), "value", None), getattr(meta.get(PREVIOUS_DIGEST_KEY), "value", None))
+    if took != (run.files, run.previous):
+        return False
+    done = instance.get_run_by_id(records[0].run_id)
+    return done is not None and done.status == dg.DagsterRunStatus.SUCCESS
+
+
+def sensor_interval() -> int:
+    return int(os.environ.get("SHANGLUO_SENSOR_INTERVAL_SECONDS", "30"))
+
+
+@dg.sensor(job=build_period, minimum_interval_seconds=sensor_interval(), default_status=dg.DefaultSensorStatus.RUNNING,
            description="接收目录有新增、修改或删除的文件时，重建该报告期及下一期 / rebuild a period (and the next) "
                        "when its landing files are added, changed or removed")
 def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     root = Settings.from_env().landing
     planned, cursor = evaluate(root, context.cursor)
-    known = set(context.instance.get_dynamic_partitions(period_partitions.name))
-    add = [p for p in landing_periods(root) if p not in known]
-    runs = [dg.RunRequest(run_key=run.key, partition_key=p, asset_selection=selection(run.reads),
-                          tags={"shangluo/trigger": "sensor"})
-            for p, run in planned.items() if p in known or p in add]
-    return dg.SensorResult(
-        run_requests=runs, cursor=cursor,
-        dynamic_partitions_requests=[period_partitions.build_add_request(add)] if add else [])
+    valid = set(period_partitions.get_partition_keys())
+    runs = []
+    for p, run in planned.items():
+        if p not in valid:
+            context.log.warning(f"{p}: 不是报告期分区 / not a period partition (periods.toml, the first period)")
+        elif already_built(context.instance, p, run):
+            context.log.info(f"{p}: 这些文件已经处理过 / a run already took these files")
+        else:
+            runs.append(dg.RunRequest(run_key=run.key, partition_key=p, asset_selection=selection(run.reads),
+                                      run_config=run_config(), tags={"shangluo/trigger": "sensor"}))
+    return dg.SensorResult(run_requests=runs, cursor=cursor)
 
 
-@dg.schedule(job=build_period, cron_schedule="0 2 * * *", execution_timezone="Asia/Shanghai",
+def nightly_cron() -> str:
+    return os.environ.get("SHANGLUO_NIGHTLY_CRON", "0 2 * * *")
+
+
+@dg.schedule(job=build_period, cron_schedule=nightly_cron(), execution_timezone="Asia/Shanghai",
              default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="每晚重建当前报告期 / nightly rebuild of the current period")
+             description="每晚重建当前报告期，检查全部暂存数据 / nightly rebuild of the current period, checking all "
+                         "of staging (cron: SHANGLUO_NIGHTLY_CRON)")
 def nightly(context: dg.ScheduleEvaluationContext):
-    known = context.instance.get_dynamic_partitions(period_partitions.name)
-    if not known:
-        return dg.SkipReason("还没有报告期 / no period yet: the landing sensor adds them")
-    current = max(known)
-    stamp = context.scheduled_execution_time.strftime("%Y-%m-%d") if context.scheduled_execution_time else "now"
+    valid = set(period_partitions.get_partition_keys())
+    present = [p for p in landing_periods(Settings.from_env().landing) if p in valid]
+    if not present:
+        return dg.SkipReason("接收目录中还没有报告期 / no period folder in landing yet")
+    current = present[-1]
+    when = context.scheduled_execution_time
+    stamp = when.strftime("%Y-%m-%dT%H:%M") if when else "now"
     return dg.RunRequest(run_key=f"nightly:{current}:{stamp}", partition_key=current,
-                         tags={"shangluo/trigger": "schedule", "shangluo/force": "false", "shangluo/check": "all"})
+                         run_config=run_config(check_all=True), tags={"shangluo/trigger": "schedule"})

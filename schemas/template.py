@@ -6,8 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from .core import Field, Return
+from .xlsx import append, save
 
-DATA_ROWS = 2000          # rows prepared with formats and drop-downs
+LAST_ROW = 1_048_576      # Excel's last row: formats and drop-downs cover whole columns
+TEXT_KINDS = ("code", "county", "id_number", "text", "category")
+WIDE_KINDS = {"id_number": 22, "code": 20, "county": 12}    # 18 digits and a margin
+CITY_OFFICE = "商洛市统计局乡村振兴统计科"
 KIND_ZH = {"text": "文本", "code": "代码（文本格式，不要输入为数字）", "county": "县区代码（6位，文本格式）",
            "id_number": "身份证号（18位，文本格式）", "count": "非负整数", "amount": "数值，可带小数",
            "category": "从下拉列表选择", "bool": "是 / 否", "date": "日期，如2022-03-01"}
@@ -34,7 +38,7 @@ def _rules(f: Field) -> str:
 
 def write_template(ret: Return, path: Path) -> Path:
     import openpyxl
-    from openpyxl.styles import Font, PatternFill
+    from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -42,19 +46,22 @@ def write_template(ret: Return, path: Path) -> Path:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = f"{ret.table_label} {ret.title}"
-    ws.append([f"（县区名称）（年份）年{ret.title}"])
-    ws.append([f.label for f in fields])
+    append(ws, [f"（县区名称）（年份）年{ret.title}"])
+    append(ws, [f.label for f in fields])
     for cell in ws[2]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
-    last = 3 + (0 if ret.one_row else DATA_ROWS - 1)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    last = 3 if ret.one_row else LAST_ROW
     for i, f in enumerate(fields, start=1):
         col = get_column_letter(i)
-        ws.column_dimensions[col].width = max(12, len(f.label) * 2 + 2)
+        dim = ws.column_dimensions[col]
+        dim.width = max(12, len(f.label) * 2 + 2, WIDE_KINDS.get(f.kind, 0))
         area = f"{col}3:{col}{last}"
-        if f.kind in ("code", "county", "id_number", "text", "category"):
-            for row in range(3, last + 1):
-                ws[f"{col}{row}"].number_format = "@"
+        if f.kind in TEXT_KINDS:           # the whole column: Excel applies a column's format to every new cell
+            dim.number_format = "@"
+        elif f.kind == "date":
+            dim.number_format = "yyyy-mm-dd"
         dv = None
         if f.kind in ("category", "bool"):
             values = f.values if f.kind == "category" else ("是", "否")
@@ -65,8 +72,6 @@ def write_template(ret: Return, path: Path) -> Path:
             dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1=str(f.min))
         elif f.kind == "date":
             dv = DataValidation(type="date", operator="greaterThan", formula1="1")
-            for row in range(3, last + 1):
-                ws[f"{col}{row}"].number_format = "yyyy-mm-dd"
         if dv is not None:
             dv.error, dv.errorTitle = f"{f.label}：{KIND_ZH[f.kind]}", "填报值不符合要求"
             dv.showErrorMessage = True
@@ -75,26 +80,29 @@ def write_template(ret: Return, path: Path) -> Path:
     ws.freeze_panes = "A3"
 
     notes = wb.create_sheet("填表说明")
-    notes.append([f"{ret.table_label} {ret.title}（{ret.return_id}）填表说明"])
+    append(notes, [f"{ret.table_label} {ret.title}（{ret.return_id}）填表说明"])
     notes["A1"].font = Font(bold=True, size=13)
     for line in (
             "一行一条记录；本县区只填本县区的数据。" if not ret.one_row else "本表每县区只填一行。",
-            "代码、身份证号列已设为文本格式：请勿改为数字格式，否则长号码会丢失末几位。",
+            "代码、身份证号列已设为文本格式：请勿改为数字格式，否则18位号码的末几位会变成0。"
+            "从其他文件粘贴时请用“选择性粘贴—数值”，以免带入数字格式。",
+            "类别和是/否列请从下拉列表选择；日期写成2022-03-01。",
             "可在数据下方加“合计”行（会与各列之和核对）；“小计”行会被忽略。",
-            "核实性警告如数据无误，可在“说明”工作表或说明.csv中填写表号、规则编号、业务键和说明。",
-            "报送前可用 `shangluo validate 文件` 自行检查。"):
-        notes.append([line])
-    notes.append([])
-    notes.append(["列名", "字段名", "类型", "单位", "要求"])
+            "文件保存为本表名称（如“" + template_name(ret) + "”），与其他报表一起放入本县区本期的报送文件夹，"
+            "按市统计局的通知报送。",
+            "报送后市统计局将返回“审核反馈表”：强制性错误须改正后重新报送；核实性警告如数据无误，"
+            "在反馈表“说明”工作表的“说明”列写明原因，连同报表一起报送。",
+            f"有疑问请联系{CITY_OFFICE}。"):
+        append(notes, [line])
+    append(notes, [])
+    append(notes, ["列名", "字段名", "类型", "单位", "要求"])
     for cell in notes[notes.max_row]:
         cell.font = Font(bold=True)
     for f in fields:
-        notes.append([f.label, f.name, KIND_ZH[f.kind], f.unit, _rules(f)])
+        append(notes, [f.label, f.name, KIND_ZH[f.kind], f.unit, _rules(f)])
     for col, width in zip("ABCDE", (28, 30, 30, 10, 70)):
         notes.column_dimensions[col].width = width
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path
+    return save(wb, path)
 
 
 def template_name(ret: Return) -> str:

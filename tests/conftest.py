@@ -20,7 +20,7 @@ TEST_KEY = "test-key-not-for-production"
 def cli_env(tmp: Path, landing: Path | None = None, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHANGLUO_", "DAGSTER_"))}
     env.update(SHANGLUO_WAREHOUSE=str(tmp / "warehouse.duckdb"), SHANGLUO_DAGSTER_STATE=str(tmp / "dagster"),
-               SHANGLUO_DAGSTER_COMPUTE_LOGS=str(tmp / "dagster" / "compute_logs"), SHANGLUO_REPORTS=str(tmp / "reports"))
+               SHANGLUO_REPORTS=str(tmp / "reports"))
     if landing is not None:
         env.update(SHANGLUO_LANDING=str(landing), SHANGLUO_PII_KEY=TEST_KEY)
     env.update(extra)
@@ -62,9 +62,11 @@ def sample_build(tmp_path_factory):
 def instance(tmp_path, monkeypatch):
     """A real Dagster instance from the repository's dagster.yaml, its state in a temporary folder."""
     import dagster as dg
-    monkeypatch.setenv("DAGSTER_HOME", str(ROOT))
+
+    from cli.run import project_home
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.setenv("SHANGLUO_DAGSTER_STATE", str(tmp_path / "dagster"))
-    monkeypatch.setenv("SHANGLUO_DAGSTER_COMPUTE_LOGS", str(tmp_path / "dagster" / "compute_logs"))
+    monkeypatch.setenv("DAGSTER_HOME", project_home())
     with dg.DagsterInstance.get() as inst:
         yield inst
 

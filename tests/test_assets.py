@@ -20,24 +20,25 @@ def test_definitions_load_with_lineage():
     from pipelines.definitions import defs
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"landing/inventory", "staging/monitoring_households", "landing/status", "report/industry",
+    assert {"landing/inventory", "staging/monitoring_households", "landing/status", "report/industry_section",
             "report/figures"} <= keys
-    parents = {k.to_user_string() for k in graph.get(dg.AssetKey(["report", "industry"])).parent_keys}
+    parents = {k.to_user_string() for k in graph.get(dg.AssetKey(["report", "industry_section"])).parent_keys}
     assert {"staging/industry", "staging/village_register", "landing/status"} <= parents
 
 
 def test_materialize_one_period_and_no_clear_id_anywhere(tmp_path, instance, monkeypatch):
-    from pipelines.assets import ALL_ASSETS, period_partitions
+    from pipelines.assets import ALL_ASSETS
+    from pipelines.options import RunOptions
     from pipelines.resources import WarehouseResource
 
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE / "2022", landing / "2022")
     monkeypatch.setenv("SHANGLUO_PII_KEY", TEST_KEY)
     monkeypatch.setenv("SHANGLUO_REPORTS", str(tmp_path / "reports"))
-    instance.add_dynamic_partitions(period_partitions.name, ["2022"])
     wh = tmp_path / "wh.duckdb"
     result = dg.materialize(ALL_ASSETS, partition_key="2022", instance=instance,
-                            resources={"warehouse": WarehouseResource(landing=str(landing), warehouse=str(wh))})
+                            resources={"warehouse": WarehouseResource(landing=str(landing), warehouse=str(wh)),
+                                       "options": RunOptions()})
     assert result.success
     (meta,) = [m.metadata for m in result.asset_materializations_for_node("staging")
                if m.asset_key == dg.AssetKey(["staging", "monitoring_households"])]
@@ -57,6 +58,35 @@ def test_materialize_one_period_and_no_clear_id_anywhere(tmp_path, instance, mon
     for path in [wh, *(tmp_path / "dagster").rglob("*")]:
         if path.is_file():
             assert not (set(ID_RE.findall(path.read_bytes())) & clear), f"clear ID number in {path}"
+
+    # the catalogue: table name, columns with their labels, row count, kinds, owners, groups
+    spec = {s.key: s for a in ALL_ASSETS for s in a.specs}[dg.AssetKey(["staging", "monitoring_households"])]
+    assert spec.metadata["dagster/table_name"] == "staging.monitoring_households"
+    assert spec.kinds == {"pandera", "duckdb"} and spec.owners and spec.group_name == "staging"
+    columns = {c.name: c.description for c in spec.metadata["dagster/column_schema"].columns}
+    assert columns["household_size"].startswith("家庭人口")
+    assert meta["dagster/row_count"].value == 9888
+    status, = [m.metadata for m in result.asset_materializations_for_node("report")
+               if m.asset_key == dg.AssetKey(["landing", "status"])]
+    assert "every return of every county is in force" in status["summary"].value
+    assert status["matrix"].value.split("\n\n")[0].count("✓") == 71     # 7 counties × 10 returns, the city's 表10
+
+    # each check executed alone evaluates it over what the warehouse holds, building nothing
+    # (as the UI's "Execute" of a check: the job, its selection that check only)
+    from pipelines.definitions import defs
+    config = {"resources": {"warehouse": {"config": {"landing": str(landing), "warehouse": str(wh)}}}}
+    for asset, name in ((["staging", "monitoring_households"], "hard_rules_hold"),
+                        (["report", "publication"], "reconciles_with_published")):
+        job = defs.resolve_job_def("build_period").get_subset(
+            asset_selection=set(), asset_check_selection={dg.AssetCheckKey(dg.AssetKey(asset), name)})
+        alone = job.execute_in_process(run_config=config, partition_key="2022", instance=instance)
+        assert alone.success and not alone.get_asset_materialization_events()
+        (evaluation,) = alone.get_asset_check_evaluations()
+        assert evaluation.check_name == name and evaluation.partition == "2022"
+    assert evaluation.metadata["equal"].value == 67
+    hard = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey(["staging", "monitoring_households"]), "hard_rules_hold")])
+    assert hard, "the check's result is recorded"
 
     # the blocking check does fail when staging breaks a hard rule (here by hand: the pipeline never does)
     import duckdb
@@ -81,8 +111,7 @@ def test_materialize_one_period_and_no_clear_id_anywhere(tmp_path, instance, mon
 
 
 def test_dagster_definitions_validate_from_the_command_line(tmp_path):
-    env = {**os.environ, "DAGSTER_HOME": str(ROOT), "SHANGLUO_DAGSTER_STATE": str(tmp_path),
-           "SHANGLUO_DAGSTER_COMPUTE_LOGS": str(tmp_path / "logs")}
-    proc = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "pipelines.definitions"],
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}     # a clean shell
+    proc = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -57,18 +57,20 @@ def test_sensor_takes_files_once_they_stop_changing(tmp_path):
     tick(cursor, t0 + 200)
     keys, cursor = tick(tick(cursor, t0 + 200)[1], t0 + 240)
     assert list(keys) == ["2023"]
-    f.unlink()                                                          # removed: at once, and P+1 too
+    f.unlink()                                                          # removed: taken once settled, and P+1 too
     keys, cursor = tick(cursor, t0 + 300)
+    assert keys == {}
+    keys, cursor = tick(cursor, t0 + 340)
     assert sorted(keys) == ["2022", "2023"]
     assert keys["2022"].reads == {"employment"} and keys["2023"].reads == set()   # 2023 rebuilds its report only
-    assert json.loads(cursor)["taken"] == {"2023/611002/表6.csv": [1, int(t0 * 1e9)]}
+    assert len(cursor) < 300                                            # compact: digests, not every file
+    assert set(json.loads(cursor)["taken"]["2023"]["groups"]) == {"employment"}
     _write(root / "2023" / "611002" / "汇总.xlsx", "x", t0)             # a workbook may hold any return
     keys, cursor = tick(tick(cursor, t0 + 400)[1], t0 + 440)
     assert keys["2023"].reads is None
 
 
-def test_sensor_adds_partitions_and_requests_runs_with_keys(tmp_path, instance, monkeypatch):
-    from pipelines.assets import period_partitions
+def test_sensor_requests_runs_with_keys(tmp_path, instance, monkeypatch):
     from pipelines.sensors import landing_sensor
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE / "2022", landing / "2022")
@@ -78,30 +80,31 @@ def test_sensor_adds_partitions_and_requests_runs_with_keys(tmp_path, instance, 
     monkeypatch.setenv("SHANGLUO_LANDING", str(landing))
     monkeypatch.setenv("SHANGLUO_SETTLE_SECONDS", "0")
     result = landing_sensor(dg.build_sensor_context(instance=instance))
-    assert result.dynamic_partitions_requests[0].partition_keys == ["2022"]
     assert result.run_requests == []                                    # files seen once: not yet taken
-    instance.add_dynamic_partitions(period_partitions.name, ["2022"])
     result = landing_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
     (run,) = result.run_requests
     assert run.partition_key == "2022" and run.run_key.startswith("2022:")
+    assert run.run_config["resources"]["options"]["config"] == {"county": "", "force": False, "check_all": False}
     again = landing_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
-    assert again.run_requests == [] and not again.dynamic_partitions_requests
+    assert again.run_requests == []
 
 
-def test_nightly_schedule_rebuilds_the_current_period(instance):
-    from pipelines.assets import period_partitions
+def test_nightly_schedule_rebuilds_the_current_period(tmp_path, monkeypatch):
     from pipelines.sensors import nightly
-    ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2023, 3, 1, 2))
+    monkeypatch.setenv("SHANGLUO_LANDING", str(tmp_path / "landing"))
+    ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2023, 3, 1, 2))
     assert isinstance(nightly(ctx), dg.SkipReason)
-    instance.add_dynamic_partitions(period_partitions.name, ["2021", "2022"])
-    request = nightly(dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2023, 3, 1, 2)))
-    assert request.partition_key == "2022" and request.run_key == "nightly:2022:2023-03-01"
+    for period in ("2021", "2022"):
+        (tmp_path / "landing" / period / "611002").mkdir(parents=True)
+    request = nightly(dg.build_schedule_context(scheduled_execution_time=datetime(2023, 3, 1, 2)))
+    assert request.partition_key == "2022" and request.run_key == "nightly:2022:2023-03-01T02:00"
+    assert request.run_config["resources"]["options"]["config"]["check_all"] is True
 
 
 def test_definitions_hold_the_job_sensor_and_schedule():
     from pipelines.definitions import defs
     assert defs.get_sensor_def("landing_sensor") and defs.get_schedule_def("nightly")
-    assert defs.resolve_job_def("build_period").partitions_def.name == "period"
+    assert {"2021", "2022"} <= set(defs.resolve_job_def("build_period").partitions_def.get_partition_keys())
 
 
 def _ledger(wh: Path):

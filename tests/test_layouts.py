@@ -227,7 +227,7 @@ def test_validate_exits_2_for_an_unusable_name_an_empty_folder_and_an_unknown_co
 
 
 def test_the_landing_scan_names_an_unknown_county_folder_with_the_codes(tmp_path):
-    from shangluo.landing import scan_period
+    from intake.landing import scan_period
     folder = tmp_path / "2022" / "611099"
     folder.mkdir(parents=True)
     (folder / "表2.csv").write_text(",".join(H2) + "\n1000,0,5000,5000,100,80,10,5,3\n", encoding="utf-8")

@@ -10,9 +10,9 @@ import duckdb
 
 from sample.generate import build, csv_bytes
 from schemas.catalogue import RETURNS
-from shangluo.landing import scan_period
+from intake.landing import scan_period
 from warehouse.db import ensure_schema
-from warehouse.ledger import Ledger
+from intake.ledger import Ledger
 
 
 def test_a_key_repeated_in_another_county_rejects_the_later_version(tmp_path):

@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 
 from sample.generate import build, csv_bytes, sheet_rows, write_xlsx
-from shangluo.landing import changed_returns, scan_period
+from intake.landing import changed_returns, scan_period
 
 from .conftest import ROOT, SAMPLE, TEST_KEY, cli_env, query, shangluo
 
@@ -70,18 +70,17 @@ def test_changed_returns_follow_the_files(tmp_path):
 def test_a_change_the_run_did_not_read_is_still_a_change_for_the_next(tmp_path, instance, monkeypatch):
     """A run that reads one return (the sensor's guess, say) keeps the other returns' landing entries
     as last taken, so the next run still finds their changes."""
-    from pipelines.assets import period_partitions, selection
+    from pipelines.assets import selection
     from pipelines.definitions import defs
     from shangluo.config import rules_version
     from warehouse.figures import figures
-    from warehouse.ledger import returns_to_read
+    from intake.ledger import returns_to_read
 
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE / "2022", landing / "2022")
     wh = tmp_path / "wh.duckdb"
     for name, value in (("PII_KEY", TEST_KEY), ("REPORTS", tmp_path / "reports"), ("LANDING", landing), ("WAREHOUSE", wh)):
         monkeypatch.setenv(f"SHANGLUO_{name}", str(value))      # the job's resource reads the environment
-    instance.add_dynamic_partitions(period_partitions.name, ["2022"])
 
     def run(read):      # as the sensor starts it: the job, with an asset selection
         result = defs.resolve_job_def("build_period").execute_in_process(
@@ -109,13 +108,20 @@ def test_a_change_the_run_did_not_read_is_still_a_change_for_the_next(tmp_path, 
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {k for k in done if k.startswith("staging/")} == {"staging/employment"}
     # of the sections, those that read 表6 (in P or P-1) are built again, the others are current
-    sections = {k.split("/")[1] for k in done if k.startswith("report/")} - {"figures", "publication"}
+    sections = {k.split("/")[1].removesuffix("_section") for k in done if k.startswith("report/")} - {"figures", "publication"}
     assert sections == {f.section for f in figures() if any(r == "employment" for r, _ in f.reads)} == {"employment"}
     checks = {e.asset_key.path[1]: e for e in result.get_asset_check_evaluations() if e.check_name == "hard_rules_hold"}
     assert list(checks) == ["employment"] and checks["employment"].metadata["rows_checked"].value == 1
     assert to_read() == {"industry"}                                            # not read yet: still a change
     run(to_read())
     assert to_read() == set()
+    # a run that stages nothing does not leave a vacuous check result ("0 rows checked") as the latest:
+    # the check then covers all of the return's staging
+    again = run({"employment"})
+    (check,) = [e for e in again.get_asset_check_evaluations() if e.check_name == "hard_rules_hold"]
+    in_staging = query(wh, "select count(*) from staging.employment where period = '2022'")[0][0]
+    assert check.metadata["scope"].value == "all of staging" and check.metadata["rows_checked"].value == in_staging > 1
+    assert check.passed and check.partition == "2022"
 
 
 def test_the_cli_reads_again_only_what_changed(tmp_path, landing_copy, monkeypatch):
@@ -130,8 +136,9 @@ def test_the_cli_reads_again_only_what_changed(tmp_path, landing_copy, monkeypat
     forced = shangluo("run", "--period", "2022", "--force", env=env).stdout
     assert "2022: 重新读取 / reading again: 全部报表 / every return" in forced
 
-    for name in ("DAGSTER_HOME", "SHANGLUO_DAGSTER_STATE", "SHANGLUO_DAGSTER_COMPUTE_LOGS"):
-        monkeypatch.setenv(name, env.get(name, str(ROOT)))
+    from cli.run import project_home
+    monkeypatch.setenv("SHANGLUO_DAGSTER_STATE", env["SHANGLUO_DAGSTER_STATE"])
+    monkeypatch.setenv("DAGSTER_HOME", project_home())
     with dg.DagsterInstance.get() as inst:      # the CLI's own instance
         runs = inst.get_runs(limit=2)           # newest first: --force, then 2022 after the re-saved file
         done = [{r.event_log_entry.dagster_event.asset_key.to_user_string() for r in inst.get_records_for_run(

@@ -18,7 +18,7 @@ from schemas.catalogue import RETURNS
 from .conftest import cli_env, query, shangluo
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--hide-scrollbars", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
@@ -43,8 +43,8 @@ def test_the_regenerated_article_equals_the_published_one(report_2022):
 def test_tables_workbook_has_a_cover_and_a_sheet_per_section(report_2022):
     out, _ = report_2022
     wb = openpyxl.load_workbook(out / "tables-2022.xlsx")
-    assert wb.sheetnames[0] == "说明 cover" and len(wb.sheetnames) == 9
-    ws = wb.worksheets[1]
+    assert wb.sheetnames[:2] == ["说明 cover", "指标 figures"] and len(wb.sheetnames) == 10
+    ws = wb.worksheets[2]
     assert ws["A1"].value == "地区代码" and ws["A2"].value == "area_code" and "（户）" in ws["C1"].value
     assert [ws.cell(r, 1).value for r in range(3, 11)][0] == "611000" and ws.max_row == 10
     assert ws["C3"].value == 9888
@@ -119,7 +119,7 @@ def test_a_filled_template_passes_validate_and_a_broken_dropdown_is_rejected(tmp
     shangluo("template", "monitoring_households", "表7", "--out", str(tmp_path), env=sample_build["env"])
     t1, t7 = tmp_path / "表1 防返贫监测对象台账.xlsx", tmp_path / "表7 易地扶贫搬迁安置点.xlsx"
     ws = openpyxl.load_workbook(t1).worksheets[0]
-    assert ws["B3"].number_format == "@"                                   # ID numbers as text
+    assert ws.column_dimensions["B"].number_format == "@"                  # ID numbers as text, the whole column
     assert any('"脱贫不稳定户,边缘易致贫户,突发严重困难户"' in (dv.formula1 or "") for dv in ws.data_validations.dataValidation)
     assert "填表说明" in openpyxl.load_workbook(t1).sheetnames
     data = build("2022")
@@ -147,4 +147,81 @@ def test_templates_date_columns(tmp_path):
     ws = openpyxl.load_workbook(path).worksheets[0]
     labels = [c.value for c in ws[2]]
     col = labels.index("纳入监测日期") + 1
-    assert ws.cell(3, col).number_format == "yyyy-mm-dd" and isinstance(date.today(), date)
+    letter = openpyxl.utils.get_column_letter(col)
+    assert ws.column_dimensions[letter].number_format == "yyyy-mm-dd" and isinstance(date.today(), date)
+
+
+LAYOUT_PROBE = """<script>
+addEventListener("load", () => {
+  const r = e => e.getBoundingClientRect(), body = r(document.body), h1 = r(document.querySelector("h1"));
+  const one = e => { const g = document.createRange(); g.selectNodeContents(e); return g.getClientRects().length == 1; };
+  const out = {inner: innerWidth, scroll: document.documentElement.scrollWidth,
+    body: [body.left, body.right], h1: (h1.left + h1.right) / 2,
+    banner: r(document.querySelector(".quality")).top, first_p: r(document.querySelector("p:not(.small)")).top,
+    banner_text: document.querySelector(".quality").innerText,
+    areas: [...document.querySelectorAll("td.area")].filter(e => !one(e)).map(e => e.innerText),
+    left_numbers: [...document.querySelectorAll("td.num")].filter(e => getComputedStyle(e).textAlign != "right").length,
+    numbers: document.querySelectorAll("td.num").length,
+    incomplete: [...document.querySelectorAll("a.fig.incomplete")].map(e => getComputedStyle(e, "::after").content),
+    bars: document.querySelectorAll("svg rect").length, marks: document.querySelectorAll("ul.marks li").length,
+    tables_out: [...document.querySelectorAll("table")].filter(t => r(t).right > body.right + 1).length,
+    details: document.querySelectorAll("details").length};
+  const pre = document.createElement("pre"); pre.id = "probe"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def _probe(html: Path, width: int) -> dict:
+    import json
+    import re
+    page = html.with_name(f"probe-{width}.html")
+    page.write_text(html.read_text(encoding="utf-8").replace("</head>", LAYOUT_PROBE + "</head>"), encoding="utf-8")
+    proc = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={html.parent / 'profile'}",
+                           f"--window-size={width},1000", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout)
+    assert found, proc.stderr[-2000:]
+    return json.loads(html_unescape(found.group(1)))
+
+
+def html_unescape(text: str) -> str:
+    import html
+    return html.unescape(text)
+
+
+@pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true", reason="chromium is not installed here")
+def test_the_2021_report_is_laid_out_for_the_reader(sample_build, tmp_path):
+    """2021: two figures incomplete (they read 2020's 表5). The banner names them, the article marks
+    them, tables keep area names on one line and numbers right-aligned, nothing overflows the page,
+    at a desktop width and on a phone; the screenshot has the page's column, centred."""
+    from PIL import Image, ImageChops
+    shangluo("report", "--period", "2021", "--out", str(tmp_path), env=sample_build["env"])
+    html = tmp_path / "report-2021.html"
+    text = html.read_text(encoding="utf-8")
+    assert "数据质量 数据质量" not in text and text.count("<summary>来源报表") == 8         # provenance once per section
+    assert "本报告期尚未发布任何版本" in text                                   # revisions: nothing published yet
+    for width in (1200, 500):                                                    # a desktop, a phone (the narrowest)
+        m = _probe(html, width)
+        assert m["scroll"] <= m["inner"], (width, m["scroll"])                   # no horizontal overflow
+        assert m["areas"] == [] and m["left_numbers"] == 0 and m["numbers"] > 300
+        assert m["banner"] < m["first_p"] and m["details"] == 8
+        assert "上期空壳村（shell_villages_previous）" in m["banner_text"] and "柞水县表5（2020）" in m["banner_text"]
+        assert "消减薄弱村（weak_villages_reduced）" in m["banner_text"]
+        assert len(m["incomplete"]) == 2 and all("不完整" in c for c in m["incomplete"])
+        assert m["marks"] == 7 and m["bars"] == 7 * 7                          # 示范县 as marks, the rest as bars
+    desktop = _probe(html, 1200)
+    left, right = desktop["body"]
+    assert abs(desktop["h1"] - 600) < 3 and abs(left - (1200 - right)) < 3 and 900 < right - left <= 1000
+    assert desktop["tables_out"] == 0
+
+    png = tmp_path / "report-2021.png"
+    _screenshot(html, png, "1200,1800")
+    shot = Image.open(png).convert("L")
+    assert shot.size == (1200, 1800)
+    ink = ImageChops.invert(shot).point(lambda v: 255 if v > 40 else 0).getbbox()   # where anything is drawn
+    assert ink is not None
+    x0, y0, x1, y1 = ink
+    assert abs(x0 - (1200 - x1)) < 40 and x0 > 80 and y0 < 80 and y1 > 1700       # one centred column, filled down
+    band = Image.open(png).convert("RGB").crop((0, 200, 1200, 260)).getcolors(1 << 16)        # the banner's yellow near the top
+    assert any(c[1][0] > 240 and c[1][1] > 240 and c[1][2] < 235 for c in band)

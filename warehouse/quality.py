@@ -141,6 +141,8 @@ def apply_explanations(con: duckdb.DuckDBPyConnection, landing: Path, period: st
             "select county_code, source, sheet from landing.inventory where period = ? and kind = 'explanations'",
             [period]).fetchall():
         for e in read_explanations(landing, period, county, source, sheet):
+            if not (e["explanation"] or "").strip():
+                continue        # a row left unanswered (the 审核反馈表 lists every warning) explains nothing
             ret = match_return(e["table"] or "")
             if ret is None or not e["rule_id"]:
                 unmatched += 1

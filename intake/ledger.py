@@ -23,10 +23,10 @@ from schemas.messages import Finding
 from schemas.read import Part
 from schemas.validate import Checked, check_part
 from shangluo.config import cutoff
-from shangluo.landing import Entry, changed_returns
+from intake.landing import Entry, changed_returns
 from shangluo.timing import phase
 
-from .db import insert_arrow, insert_from
+from warehouse.db import insert_arrow, insert_from
 
 VIOLATION_COLUMNS = ("period", "county_code", "return_id", "submission_id", "source", "sheet", "source_row",
                      "column_header", "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation",
