@@ -212,6 +212,30 @@ def _free_stale_slots(instance):
             instance.report_run_failed(run, "the process of this run was killed (found by the next run)")
 
 
+def _per_county(con, period: str):
+    """Per county, each return still missing and each rejected (no version in force), and files that
+    could not be used."""
+    from schemas.catalogue import RETURNS
+    from schemas.core import AREAS
+    lines: dict[str, dict[str, list[str]]] = {}
+    found = con.execute("select county_code, return_id, state from landing.status where period = ? "
+                        "and state in ('missing', 'rejected')", [period]).fetchall()
+    for c, r, state in sorted(found, key=lambda x: (x[0], RETURNS[x[1]].number)):
+        lines.setdefault(c, {}).setdefault(state, []).append(f"{RETURNS[r].table_label}{RETURNS[r].title}")
+    for c, source in con.execute("select distinct county_code, source from landing.inventory where period = ? "
+                                 "and kind = 'unusable' and return_id is null order by all", [period]).fetchall():
+        lines.setdefault(c, {}).setdefault("unusable", []).append(source.rsplit("/", 1)[-1])
+    for c, message in con.execute("select distinct county_code, message_zh from landing.inventory where period = ? "
+                                  "and kind = 'skipped' and county_code not in (select unnest(?::varchar[])) order by all",
+                                  [period, list(AREAS)]).fetchall():
+        lines.setdefault(c, {}).setdefault("folder", []).append(message)
+    words = {"missing": "未报送 missing", "rejected": "退回无采用版本 rejected", "unusable": "无法使用的文件 unusable",
+             "folder": "目录 folder"}
+    for c, states in sorted(lines.items()):
+        parts = [f"{words[k]}: {'、'.join(v)}" for k, v in states.items()]
+        _say(f"  {c} {AREAS.get(c, c)}: " + "; ".join(parts))
+
+
 STEP_LABELS = {"landing__inventory": "清点接收目录 scanning landing", "staging": "读取和检查报表 reading and checking returns",
                "report": "表间核对、汇总和报告 cross-checks, figures and the report"}
 
@@ -305,6 +329,7 @@ def _summary(settings: Settings, periods: list[str], seconds: float):
                     "group by all order by all", [period]).fetchall():
                 kept = "；此前采用的版本继续有效 / the version accepted before stays in force" if older else ""
                 _say(f"  退回 rejected: {c} {r} {source} ({hard} hard){kept}")
+            _per_county(con, period)
             written = [p for p in report_files(settings.reports, period) if p.exists()]
             if written:
                 _say(f"  报告 report: " + ", ".join(str(p) for p in written))

@@ -21,6 +21,7 @@ from schemas import engine
 from schemas.read import is_system_file, parts_of
 from schemas.validate import check_part
 
+from intake.landing import unknown_county
 from shangluo.config import cutoff
 
 COLUMNS = ("period", "county_code", "return_id", "submission_id", "source", "sheet", "source_row", "column_header",
@@ -43,6 +44,9 @@ def _where(args, path: Path) -> tuple[str | None, str | None]:
                     _say(args, f"注意：{path.parent}的路径表明{found}，{option} {given}不适用 / note: the path says {found}; "
                                f"{option} {given} does not apply to this file")
             return parts[i], parts[i + 1]
+    for i in range(len(parts) - 2, 0, -1):      # <period>/<folder>/ whose folder is no county code
+        if parts[i].isdigit() and len(parts[i]) == 4 and parts[i + 1].isdigit() and not args.county:
+            raise Unusable(*unknown_county(parts[i + 1]))
     return period, county
 
 
@@ -56,11 +60,16 @@ def _files(paths: list[Path]):
 
 def validate_paths(args) -> int:
     key = os.environ.get("SHANGLUO_PII_KEY", "").encode() or secrets.token_bytes(32)   # nothing is stored
-    rows, unusable, where = [], False, set()
+    rows, unusable, where, checked = [], False, set(), []
     for path in _files(args.paths):
         if is_system_file(path.name):
             continue
-        period, county = _where(args, path)
+        try:
+            period, county = _where(args, path)
+        except Unusable as exc:
+            rows.append(_unusable_row(path, exc, args.period, None))
+            unusable = True
+            continue
         if not period or not county:
             _say(args, f"{path}: 无法确定报告期和县区：请放在<期别>/<县区代码>/目录下或使用--period和--county / cannot "
                        f"tell the period and county: put the file under <period>/<county_code>/ or give --period and --county")
@@ -70,9 +79,12 @@ def validate_paths(args) -> int:
             _say(args, f"{path}: 文件不存在 / no such file")
             unusable = True
             continue
-        found, bad = check_file(path, period, county, key, sys.stderr if args.json else sys.stdout)
+        found, bad = check_file(path, period, county, key, sys.stderr if args.json else sys.stdout, checked)
         rows += found
         unusable = unusable or bad
+    if not checked and not unusable:        # an empty folder, or only explanations: nothing was checked
+        rows.append(_unusable_row(" ".join(map(str, args.paths)), Unusable("没有找到任何报表文件", "no return found"),
+                                  args.period, args.county))
     rows = [{c: r.get(c) for c in COLUMNS} for r in rows]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -84,14 +96,16 @@ def validate_paths(args) -> int:
         path = write_feedback(rows, args.xlsx, periods.pop() if len(periods) == 1 else args.period,
                               counties.pop() if len(counties) == 1 else args.county)
         _say(args, f"审核反馈表 / feedback workbook: {path}")
-    if unusable:
+    if unusable or not checked:
         return 2
     return 1 if any(r["severity"] == HARD for r in rows) else 0
 
 
-def check_file(path: Path, period: str, county: str, key: bytes, log=None) -> tuple[list[dict], bool]:
+def check_file(path: Path, period: str, county: str, key: bytes, log=None, seen: list | None = None
+               ) -> tuple[list[dict], bool]:
     """Every violation `validate` finds in one file (dicts with the columns of quality.violations
-    and `business_key`), and whether the file was unusable.  Summary lines go to `log` (None: silent)."""
+    and `business_key`), and whether the file was unusable.  Summary lines go to `log` (None: silent);
+    the returns checked are appended to `seen`, if given."""
     rows, unusable = [], False
     base = dict(period=period, county_code=county, submission_id=None, source=str(path), status="open",
                 explanation=None)
@@ -108,15 +122,22 @@ def check_file(path: Path, period: str, county: str, key: bytes, log=None) -> tu
             finally:
                 con.close()
             rows += [dict(base, return_id=part.ret.return_id, sheet=part.sheet, **f.__dict__) for f in checked.findings]
+            if seen is not None:
+                seen.append(part.ret.return_id)
             _note(log, f"{path}{'!' + part.sheet if part.sheet else ''}: {part.ret.table_label} {part.ret.return_id}, "
                   f"{checked.rows} 行 rows, {checked.hard_count} 强制性错误 hard, {checked.soft_count} 核实性警告 soft")
         for n in notes:
             _note(log, f"{path}: {n}")
     except Unusable as exc:
         unusable = True
-        rows.append(dict(base, return_id=None, sheet=None, source_row=None, column_header="", value="",
-                         rule_id="file.unusable", severity=HARD, message_zh=exc.zh, message_en=exc.en))
+        rows.append(_unusable_row(path, exc, period, county))
     return rows, unusable
+
+
+def _unusable_row(path, exc: Unusable, period: str | None, county: str | None) -> dict:
+    return dict(period=period, county_code=county, submission_id=None, source=str(path), status="open",
+                explanation=None, return_id=None, sheet=None, source_row=None, column_header="", value="",
+                rule_id="file.unusable", severity=HARD, message_zh=exc.zh, message_en=exc.en)
 
 
 def _note(log, text: str):

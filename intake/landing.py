@@ -149,12 +149,19 @@ def _county_folders(root: Path, period: str, county: str | None):
         if (county and name != county) or not county_dir.is_dir() or is_system_file(name):
             continue
         if name not in AREAS:
-            yield county_dir, Entry(period, name, "skipped", rel, message_zh="不是县区代码目录，已跳过",
-                                    message_en="not a county code folder, skipped")
+            zh, en = unknown_county(name)
+            yield county_dir, Entry(period, name, "skipped", rel, message_zh=zh, message_en=en)
         elif not inside(root, county_dir):
             yield county_dir, Entry(period, name, "unusable", rel, message_zh=LINK_OUT[0], message_en=LINK_OUT[1])
         else:
             yield county_dir, None
+
+
+def unknown_county(name: str) -> tuple[str, str]:
+    """A folder whose name is no county code: named as such, with the codes (Chinese, English)."""
+    codes = "、".join(f"{c}（{n}）" for c, n in AREAS.items())
+    return (f"目录“{name}”不是县区代码，已跳过：县区代码为{codes}",
+            f"folder '{name}' is not a county code, skipped: the codes are {', '.join(AREAS)}")
 
 
 def _files(county_dir: Path):

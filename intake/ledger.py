@@ -113,7 +113,17 @@ class Ledger:
                 [sid, entry.period, entry.county_code, ret.return_id, entry.source, entry.sheet, content_sha,
                  self.rules_version, rows, self.now, "rejected" if hard else "new", hard, soft, entry.file_sha256, notes,
                  json.dumps(layout, ensure_ascii=False)])
-            self._violations(entry, ret, sid, findings)
+        else:
+            # a known version read from another file (a CSV file now in a workbook, a copy re-saved): the
+            # ledger and the violations describe the file that holds it now, its rows where they now are
+            self.con.execute(
+                "update landing.submissions set source = ?, sheet = ?, file_sha256 = ?, notes = ?, layout = ?, rows = ?, "
+                "hard_count = ?, soft_count = ?, status = case when ? > 0 then 'rejected' else status end "
+                "where submission_id = ?",
+                [entry.source, entry.sheet, entry.file_sha256, notes, json.dumps(layout, ensure_ascii=False), rows,
+                 hard, soft, hard, sid])
+            self.con.execute("delete from quality.violations where submission_id = ?", [sid])
+        self._violations(entry, ret, sid, findings)
         self.con.execute("delete from landing.files where source = ? and coalesce(sheet, '') = coalesce(?, '')",
                          [entry.source, entry.sheet])
         self.con.execute("insert into landing.files values (?, ?, ?, ?, ?, ?)",
@@ -157,8 +167,11 @@ class Ledger:
         in_force = dict(self.con.execute(
             "select county_code, submission_id from landing.submissions where period = ? and return_id = ? "
             "and status = 'accepted'", [period, ret.return_id]).fetchall())
+        pending = {c for c, in self.con.execute(
+            "select distinct county_code from landing.submissions where period = ? and return_id = ? "
+            "and status in ('accepted', 'rejected')", [period, ret.return_id]).fetchall() if c in counties}
         plans = {county: self._versions(ret, period, county, by_county.get(county, []), force)
-                 for county in sorted(counties | set(by_county) | {c for c in in_force if c in counties})}
+                 for county in sorted(counties | set(by_county) | pending)}
         if ret.key and not ret.key_within_county:
             self._city_unique(ret, period, plans, in_force)
         return {county: self._decide(ret, period, plan, in_force.get(county), force) for county, plan in plans.items()}
@@ -253,10 +266,17 @@ class Ledger:
 
     def _decide(self, ret: Return, period: str, plan: "Plan", current: str | None, force: bool) -> Outcome:
         out = Outcome(plan.county, processed=plan.processed)
+        # a rejected version whose file left landing no longer needs a clerk: removed, it is withdrawn;
+        # replaced by another file, superseded (its violations are then no longer open)
+        self.con.execute(
+            "update landing.submissions set status = ? where period = ? and county_code = ? and return_id = ? "
+            "and status = 'rejected' and submission_id not in (select unnest(?::varchar[]))",
+            ["superseded" if plan.present else "withdrawn", period, plan.county, ret.return_id,
+             [sid for sid, _ in plan.present]])
         if plan.candidate is None:
             if current:      # no file any more: the submission is withdrawn
                 self.con.execute("update landing.submissions set status = 'withdrawn' where period = ? and "
-                                 "county_code = ? and return_id = ? and status in ('accepted', 'rejected')",
+                                 "county_code = ? and return_id = ? and status = 'accepted'",
                                  [period, plan.county, ret.return_id])
                 self.con.execute(f"delete from staging.{ret.return_id} where period = ? and county_code = ?",
                                  [period, plan.county])

@@ -476,7 +476,7 @@ def vertical_rows(rid: str, row: dict, county: str, period: str):
     ret = RETURNS[rid]
     out = [[f"{COUNTIES[county]}{period}年{ret.title}"], ["指标名称", "计量单位", "数值"]]
     for f in file_fields(rid):
-        out.append([f.bare_label, f.unit or ("个" if f.kind == "count" else ""), cell_value(f, row.get(f.name))])
+        out.append([f.bare_label, f.unit, cell_value(f, row.get(f.name))])
     out.append(["填表人：李华"])
     return out
 

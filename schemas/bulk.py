@@ -24,11 +24,11 @@ import pyarrow as pa
 from .core import NUMERIC_KINDS, Context, Field
 from .messages import Finding
 from .normalise import MACROS, hmac_pads, select_sql
-from .read import (CsvStream, Grid, Located, Part, csv_head, header_keys, locate, map_header, plain_data_sql, row_kinds,
+from .read import (CsvStream, Grid, Located, Part, csv_head, locate, map_header, plain_data_sql, row_kinds,
                    set_apart)
 from .sqlrules import predicates
 from .validate import (KIND_WORDS, Checked, RuleInfo, id_in_text_info, layout_of, required_info, rule_catalogue,
-                       total_findings, type_info, unique_info, version_hash)
+                       shape_digest, total_findings, type_info, unique_info, version_hash)
 
 MASK = ("create or replace temp macro sl_mask(v) as case when length(v) > 8 "
         "then left(v, 4) || repeat('*', length(v) - 8) || right(v, 4) else repeat('*', length(v)) end;")
@@ -74,7 +74,7 @@ def _statement(ret, ctx: Context, loc: Located, width: int, lines: str, table: s
     cells = ", ".join(f"case when regexp_matches(c{j}, '\\d{{15}}') then sl_mask(c{j}) else c{j} end" if j in ids
                       else f"c{j}" for j in range(width))
     carry = ("__kind", "__cells", *(f'"{n}__raw"' for n in loc.col_of))
-    typed = select_sql(ret, present, source="raw", order=False, carry=carry)
+    typed = select_sql(ret, present, source="raw", order=False, carry=carry, scale=loc.scale)
     # a plain data row is known at once; the few others keep their cells and are classified after
     sql = f"""
         create temp table {table} as
@@ -106,7 +106,7 @@ def check_bulk(part: Part, ctx: Context, key: bytes, con: duckdb.DuckDBPyConnect
     cells, numbers = grid.head()
     at = numbers.index(found.header_row)
     loc = Located(ret, {}, np.array([], dtype=np.int32), {})
-    map_header(loc, header_keys(ret), cells[at], numbers[at])
+    map_header(loc, found.header_cells, numbers[at])
     width = grid.width
     first = (list(cells[at + 1]) + [None] * width)[:width] if at + 1 < len(cells) else None
     stream = CsvStream(part.path, encoding, skip=numbers[at], width=width, first=first)
@@ -195,5 +195,5 @@ def _checked(ret, loc: Located, table: str, infos: list[RuleInfo], con, trailer:
             findings += total_findings(loc, ret, written, {n: Decimal(str(v or 0)) for n, v in sums.items()})
     rows = con.execute(f"select count(*) from {table} where __kind = 'data'").fetchall()[0][0]
     checked = Checked(ret, findings, rows, table=table, notes=list(loc.notes), layout=layout_of(loc))
-    checked.content_sha256 = version_hash(con, checked.relation(con), ret)
+    checked.content_sha256 = version_hash(con, checked.relation(con), ret, shape_digest(loc))
     return checked

@@ -67,24 +67,27 @@ class Field:
     length: int | None = None      # exact length of a code, all digits
     county_prefix: bool = False    # a code that must start with the county code
     note: str = ""                 # extra words for the column comment
+    unit: str = ""                 # a count's or amount's unit: the label's (万元) when it has one, else declared
 
     def __post_init__(self):
         if self.kind not in SQL_TYPES:
             raise ValueError(f"{self.name}: unknown kind {self.kind}")
         if self.kind in NUMERIC_KINDS and self.min is None and self.name not in _SIGNED:
             object.__setattr__(self, "min", 0)   # counts and amounts are non-negative
-
-    @property
-    def unit(self) -> str:
         m = re.search(r"[(（]([^()（）]+)[)）]\s*$", self.label)
-        if m and self.kind in NUMERIC_KINDS:
-            return m.group(1)
-        return ""
+        if self.kind in NUMERIC_KINDS:
+            if m and self.unit and self.unit != m.group(1):
+                raise ValueError(f"{self.name}: unit {self.unit} differs from the label's {m.group(1)}")
+            object.__setattr__(self, "unit", m.group(1) if m else self.unit)
+            if not self.unit:
+                raise ValueError(f"{self.name}: a {self.kind} declares its unit (in its label or unit=)")
+        elif self.unit:
+            raise ValueError(f"{self.name}: only counts and amounts have a unit")
 
     @property
     def bare_label(self) -> str:
         """The label without its unit in brackets: 住院总费用(万元) -> 住院总费用."""
-        return re.sub(r"[(（][^()（）]+[)）]\s*$", "", self.label) if self.unit else self.label
+        return re.sub(r"[(（][^()（）]+[)）]\s*$", "", self.label) if self.unit and self.unit in self.label else self.label
 
     @property
     def sql_type(self) -> str:

@@ -9,6 +9,7 @@ memory, for the checks, and is never stored.
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 
 import pyarrow as pa
 
@@ -59,13 +60,21 @@ def _known(x: str, words, otherwise: str) -> str:
     return f"case when {x} in ({', '.join(_sql_str(w) for w in words)}) then {x} else {otherwise} end"
 
 
-def _typed(f: Field, x: str) -> tuple[str, str, bool]:
+def _number(x: str, scale: Decimal | None) -> str:
+    """A number as written, times the factor from the unit written to the declared one (exact, in DECIMAL)."""
+    if scale is None or scale == 1:
+        return f"sl_number({x})"
+    digits = max(-scale.as_tuple().exponent, 0)
+    return f"(sl_number({x}) * cast('{scale:f}' as decimal(38, {digits})))"
+
+
+def _typed(f: Field, x: str, scale: Decimal | None = None) -> tuple[str, str, bool]:
     """For the raw column `x`: a prepared string (computed once), the typed value over the prepared
     column `@p`, and whether a written value can fail to type."""
     if f.kind == "count":    # a whole number only: 3.5 is not a count
-        return f"sl_number({x})", "case when @p = trunc(@p) then cast(@p as bigint) end", True
+        return _number(x, scale), "case when @p = trunc(@p) then cast(@p as bigint) end", True
     if f.kind == "amount":
-        return f"sl_number({x})", "cast(@p as decimal(18, 6))", True
+        return _number(x, scale), "cast(@p as decimal(18, 6))", True
     if f.kind == "date":
         return f"sl_compact({x})", "sl_date(@p)", True
     if f.kind == "bool":
@@ -84,11 +93,13 @@ def _typed(f: Field, x: str) -> tuple[str, str, bool]:
     return mask_ids_sql(f"sl_clean({x})"), "@p", False     # free text: an ID number typed into it is masked
 
 
-def select_sql(ret: Return, present: set[str], source: str = "raw", order: bool = True, carry: tuple = ()) -> str:
+def select_sql(ret: Return, present: set[str], source: str = "raw", order: bool = True, carry: tuple = (),
+               scale: dict[str, Decimal] | None = None) -> str:
     """Three levels: each value is prepared once, typed from the prepared string, and the flags are
     read off the typed values.  `source` has the raw strings under the field names and `__i`, the
     row's position; the columns in `carry` pass through unchanged.  A raw value is NULL or holds
-    more than white space (the readers see to that), so `missing` is `x is null`."""
+    more than white space (the readers see to that), so `missing` is `x is null`.  `scale`: per field,
+    the factor from the unit written in the file to the declared one."""
     prepared, typed, outer = ["__i", *carry], ["__i", *carry], ["__i", *carry]
     for f in ret.fields:
         stype = f.sql_type if f.kind != "id_number" else "varchar"
@@ -104,7 +115,7 @@ def select_sql(ret: Return, present: set[str], source: str = "raw", order: bool 
                 outer.append(f'false as "{f.name}__id"')
             continue
         x = f"raw.{q}"
-        prep, value, can_fail = _typed(f, x)
+        prep, value, can_fail = _typed(f, x, (scale or {}).get(f.name))
         prepared += [f"{prep} as {q}", f"{x} is null as {missing}"]
         typed += [f"{value.replace('@p', q)} as {q}", missing]
         outer += [q, missing, f"(not {missing} and {q} is null) as {bad}" if can_fail else f"false as {bad}"]
@@ -128,7 +139,7 @@ def hmac_pads(key: bytes) -> dict[str, bytes]:
     return {"ipad": bytes(b ^ 0x36 for b in key), "opad": bytes(b ^ 0x5C for b in key)}
 
 
-def normalise(ret: Return, columns: dict[str, list], key: bytes) -> pa.Table:
+def normalise(ret: Return, columns: dict[str, list], key: bytes, scale: dict[str, Decimal] | None = None) -> pa.Table:
     """Raw strings (field -> list, all of one length) -> the typed Arrow table with flags."""
     n = len(next(iter(columns.values()))) if columns else 0
     raw = pa.table({"__i": pa.array(range(n), pa.int64()),
@@ -139,6 +150,6 @@ def normalise(ret: Return, columns: dict[str, list], key: bytes) -> pa.Table:
         con.register("raw", raw)
         try:
             params = hmac_pads(key) if any(f.kind == "id_number" and f.name in columns for f in ret.fields) else {}
-            return con.sql(select_sql(ret, set(columns)), params=params or None).to_arrow_table()
+            return con.sql(select_sql(ret, set(columns), scale=scale), params=params or None).to_arrow_table()
         finally:
             con.unregister("raw")

@@ -9,11 +9,13 @@ job of `normalise` (vectorised, in DuckDB); nothing here interprets a value.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +24,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from . import engine
-from .catalogue import RETURNS, match_return
-from .core import Return
+from .catalogue import RETURNS, match_return, name_problem
+from . import units
+from .core import NUMERIC_KINDS, Return
 from .messages import Finding, Unusable
 
 SKIPPED_NAMES = {"desktop.ini", ".ds_store", "thumbs.db"}
@@ -47,6 +50,7 @@ class Grid:
     the row number the clerk sees."""
     table: pa.Table
     uncached_formulas: set[tuple[int, int]] = field(default_factory=set)   # (row number, column index)
+    filled: dict[int, list[int]] = field(default_factory=dict)   # column index -> rows filled from a merged cell
 
     @classmethod
     def from_rows(cls, cells: list[list[str | None]], rows: list[int], uncached=None) -> "Grid":
@@ -342,8 +346,90 @@ def _has_formulas(path: Path) -> bool:
     return False
 
 
+_CELL_REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
+
+
+def _cell_ref(ref: str) -> tuple[int, int]:
+    """A1 -> (row 1, column index 0)."""
+    letters, digits = _CELL_REF.fullmatch(ref).groups()
+    col = 0
+    for ch in letters:
+        col = col * 26 + ord(ch) - 64
+    return int(digits), col - 1
+
+
+def merged_ranges(path: Path, sheet: str) -> list[tuple[int, int, int, int]]:
+    """The merged cells of one sheet, (first row, first column, last row, last column), rows from 1
+    and columns from 0, read from the sheet's XML (openpyxl's read-only mode does not give them)."""
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        book = z.read("xl/workbook.xml").decode("utf-8", "replace")
+        rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace") if "xl/_rels/workbook.xml.rels" in names else ""
+        rid = None
+        for m in re.finditer(r"<(?:\w+:)?sheet\b[^>]*>", book):
+            tag = m.group(0)
+            name = re.search(r'\bname="([^"]*)"', tag)
+            if name and _xml_text(name.group(1)) == sheet:
+                rid = re.search(r'\br:id="([^"]*)"|\bid="([^"]*)"', tag)
+                rid = rid and (rid.group(1) or rid.group(2))
+                break
+        target = None
+        for m in re.finditer(r"<Relationship\b[^>]*>", rels):
+            if rid and re.search(rf'\bId="{re.escape(rid)}"', m.group(0)):
+                target = re.search(r'\bTarget="([^"]*)"', m.group(0)).group(1)
+        if target is None:
+            return []
+        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        if member not in names:
+            return []
+        out, tail = [], b""
+        with z.open(member) as fh:          # streamed: the sheet's XML can be large; merges come at its end
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                text = tail + chunk
+                last = 0
+                for m in _MERGE.finditer(text):
+                    out.append((*_cell_ref(m.group(1).decode()), *_cell_ref(m.group(2).decode())))
+                    last = m.end()
+                tail = text[max(last, len(text) - 256):]
+    return out
+
+
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*\bref="([A-Z]{1,3}[0-9]{1,7}):([A-Z]{1,3}[0-9]{1,7})"')
+
+
+def _xml_text(s: str) -> str:
+    return s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'").replace("&amp;", "&")
+
+
+def fill_merged(cells: list[list[str | None]], ranges) -> dict[int, list[int]]:
+    """Every cell of a merged range takes the value of its first cell, as the clerk sees it; only
+    within the cells read (a range cannot make the sheet larger).  The cells filled, per column."""
+    filled: dict[int, list[int]] = {}
+    budget = sum(len(r) for r in cells)      # overlapping ranges (Excel makes none) cannot cost more
+    for r1, c1, r2, c2 in ranges:
+        budget -= max(min(r2, len(cells)) - r1 + 1, 0) * max(c2 - c1 + 1, 0)
+        if budget < 0:
+            break
+        if r1 > len(cells) or c1 >= len(cells[r1 - 1]):
+            continue
+        value = cells[r1 - 1][c1]
+        if value is None:
+            continue
+        for r in range(r1, min(r2, len(cells)) + 1):
+            row = cells[r - 1]
+            for c in range(c1, min(c2 + 1, max(len(row), c1 + 1))):
+                if (r, c) == (r1, c1):
+                    continue
+                while len(row) <= c:
+                    row.append(None)
+                if row[c] is None:
+                    row[c] = value
+                    filled.setdefault(c, []).append(r)
+    return filled
+
+
 def read_xlsx_sheet(path: Path, sheet: str) -> Grid:
-    """Cached values only (formulas and macros are never evaluated); the sheet streamed."""
+    """Cached values only (formulas and macros are never evaluated); the sheet streamed; merged cells filled."""
     _check_zip(path)
     try:
         return _read_xlsx_sheet(path, sheet)
@@ -359,6 +445,7 @@ def _read_xlsx_sheet(path: Path, sheet: str) -> Grid:
         cells = [[cell_text(v) for v in row] for row in ws.iter_rows(min_row=1, values_only=True)]
     finally:
         wb.close()
+    filled = fill_merged(cells, merged_ranges(path, sheet))
     uncached = set()
     if _has_formulas(path):
         wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
@@ -369,7 +456,9 @@ def _read_xlsx_sheet(path: Path, sheet: str) -> Grid:
                         uncached.add((r, c))
         finally:
             wb.close()
-    return Grid.from_rows(cells, list(range(1, len(cells) + 1)), uncached)
+    grid = Grid.from_rows(cells, list(range(1, len(cells) + 1)), uncached)
+    grid.filled = filled
+    return grid
 
 
 def xls_sheet_names(path: Path) -> list[str]:
@@ -443,9 +532,11 @@ def parts_of(path: Path) -> tuple[list[Part], list[str]]:
     if path.stat().st_size == 0:
         raise Unusable("文件为空（0字节）", "the file is empty (0 bytes)")
     if suffix == ".csv":
+        if path.stem.strip() in EXPLANATION_NAMES:
+            return [Part(path, None, None)], []
         ret = match_return(path.stem)
-        if ret is None and path.stem.strip() not in EXPLANATION_NAMES:
-            return [], [f"文件名不对应任何报表，已跳过 / file name matches no return, skipped: {path.name}"]
+        if ret is None:
+            raise Unusable(*name_problem(path.stem))
         return [Part(path, ret, None)], []
     if suffix in (".xlsx", ".xls"):
         names = xlsx_sheet_names(path) if suffix == ".xlsx" else xls_sheet_names(path)
@@ -458,7 +549,13 @@ def parts_of(path: Path) -> tuple[list[Part], list[str]]:
             if ret is not None or name.strip() in EXPLANATION_NAMES:
                 parts.append(Part(path, ret, name))
             else:
-                notes.append(f"工作表不对应任何报表，已跳过 / sheet matches no return, skipped: {path.name}!{name}")
+                zh, en = name_problem(name)
+                notes.append(f"工作表已跳过：{zh} / sheet skipped: {en}")
+        if not parts:
+            zh, en = name_problem(path.stem)
+            raise Unusable(f"工作簿的文件名和各工作表名（{'、'.join(names)}）都不对应任何一张报表。{zh.split('。', 1)[-1]}",
+                           f"neither the workbook's name nor its sheets ({', '.join(names)}) name a return. "
+                           f"{en.split('. ', 1)[-1]}")
         return parts, notes
     return [], [f"不是CSV或Excel文件，已跳过 / not a CSV or Excel file, skipped: {path.name}"]
 
@@ -471,6 +568,7 @@ class Located:
     columns: dict[str, pa.ChunkedArray]       # field name -> raw strings of the data rows
     source_rows: np.ndarray                   # the row number the clerk sees, per data row
     headers: dict[str, str]                   # field name -> header as written in the file
+    scale: dict[str, Decimal] = field(default_factory=dict)   # field -> factor from the unit written to the declared
     cell_rows: dict[str, int] = field(default_factory=dict)   # vertical form: field -> its row
     total: dict[str, str | None] | None = None
     total_row: int | None = None
@@ -479,6 +577,8 @@ class Located:
     findings: list[Finding] = field(default_factory=list)     # structural problems (hard)
     col_of: dict[str, int] = field(default_factory=dict)      # field name -> column index (row form)
     header_row: int | None = None                             # row form: the header's row number
+    header_cells: list = field(default_factory=list)          # row form: the header as matched (two levels joined)
+    subtotals: list[dict] = field(default_factory=list)       # the 小计 rows' cells, for the version
 
     def row_of(self, name: str, i: int) -> int:
         return int(self.cell_rows.get(name, self.source_rows[i] if i < len(self.source_rows) else 0))
@@ -488,12 +588,93 @@ class Located:
         return len(self.source_rows)
 
 
+_KEYS: dict[int, tuple[Return, dict, dict]] = {}
+
+
+def _keys(ret: Return) -> tuple[dict[str, str], dict[str, list[str]]]:
+    if id(ret) not in _KEYS:
+        exact: dict[str, str] = {}
+        bare: dict[str, list[str]] = {}     # without anything in brackets -> the fields (硬化乡村道路: 条 and 公里)
+        for f in ret.fields:
+            for alias in (f.label, f.bare_label, f.name, *f.headers):
+                exact.setdefault(squash(alias), f.name)
+                names = bare.setdefault(_BRACKETED.sub("", squash(alias)), [])
+                if f.name not in names:
+                    names.append(f.name)
+        _KEYS[id(ret)] = (ret, exact, bare)    # ret kept so that its id is not reused
+    return _KEYS[id(ret)][1], _KEYS[id(ret)][2]
+
+
 def header_keys(ret: Return) -> dict[str, str]:
-    keys = {}
-    for f in ret.fields:
-        for alias in (f.label, f.bare_label, f.name, *f.headers):
-            keys.setdefault(squash(alias), f.name)
-    return keys
+    return _keys(ret)[0]
+
+
+_BRACKETED = re.compile(r"[(\[【]([^()\[\]【】]*)[)\]】]")
+
+
+
+
+def resolve_header(ret: Return, text) -> tuple[str | None, str | None]:
+    """The field a header names and the unit it gives (None: the declared one, or none written).
+
+    Exactly an accepted header, or one with a note or a unit in brackets: `户主身份证号（18位）`,
+    `住院总费用（元）`, `家庭人口数(人)`; line breaks and spaces inside do not count.  For a count or an
+    amount the bracket is its unit (converted or refused later, `apply_unit`), for any other field a note."""
+    if text is None:
+        return None, None
+    s = squash(text)
+    exact, bare = _keys(ret)
+    name = exact.get(s)
+    if name is not None or not s:
+        return name, None
+    inside = _BRACKETED.findall(s)
+    candidates = bare.get(_BRACKETED.sub("", s), [])
+    if not candidates or not inside:
+        return None, None
+    numeric = [n for n in candidates if ret.field(n).kind in NUMERIC_KINDS]
+    for n in numeric:               # the field whose unit the bracket converts to (条 or 公里)
+        if any(units.factor(u, ret.field(n).unit) is not None for u in inside):
+            return n, next(u for u in inside if units.factor(u, ret.field(n).unit) is not None)
+    if numeric:
+        written = [u for u in inside if units.known(u) or len(u) <= 3]
+        return numeric[0], (written[-1] if written else None)
+    return candidates[0], None
+
+
+def apply_unit(loc: "Located", name: str, unit: str | None, row: int, header: str):
+    """A unit written for a count or an amount: converted when it is a known multiple of the declared
+    one (noted), else a hard error naming both."""
+    f = loc.ret.field(name)
+    written = units.clean(unit)
+    if f.kind not in NUMERIC_KINDS or not written or written == f.unit:
+        return
+    k = units.factor(written, f.unit)
+    if k is None:
+        loc.findings.append(Finding(
+            row, header, str(unit).strip(), f"{loc.ret.return_id}.{name}.unit", "hard",
+            f"{f.bare_label}的计量单位为“{written}”，应为“{f.unit}”或可换算为{f.unit}的单位",
+            f"{name}: the unit is '{written}', expected '{f.unit}' or a unit convertible to it"))
+        return
+    loc.scale[name] = k
+    loc.notes.append(f"“{header}”的计量单位为{written}，已换算为{f.unit}（×{k:f}） / "
+                     f"{name}: {written} converted to {f.unit} (x {k:f})")
+
+
+def _two_level(parent: list, child: list, ret: Return) -> list:
+    """A two-level header (a merged parent cell over its columns) as one: per column the child, or
+    the parent and the child together, or the parent where the child is empty (merged down)."""
+    out = []
+    for c in range(max(len(parent), len(child))):
+        p = parent[c] if c < len(parent) else None
+        ch = child[c] if c < len(child) else None
+        tries = [t for t in (ch, (p.strip() + ch.strip()) if p and ch and squash(p) != squash(ch) else None,
+                             p if ch is None else None) if t is not None]
+        out.append(next((t for t in tries if resolve_header(ret, t)[0] is not None), ch))
+    return out
+
+
+def _hits(ret: Return, row: list) -> int:
+    return len({resolve_header(ret, c)[0] for c in row if c is not None} - {None})
 
 
 def _sq(x: str) -> str:
@@ -548,45 +729,64 @@ def row_kinds(body: pa.Table) -> np.ndarray:
 
 
 def locate(grid: Grid, ret: Return) -> Located:
-    keys = header_keys(ret)
     head, head_rows = grid.head(HEADER_SCAN_ROWS)
-    best, best_at = 0, None
+    best, best_at, best_header = 0, None, None
     for i, row in enumerate(head):
         squashed = [squash(c) for c in row if c is not None]
         if ret.one_row and "指标名称" in squashed and ({"数值", "数量", "指标值", "值"} & set(squashed)):
             return _locate_vertical(grid, ret, i)
-        hits = sum(1 for c in squashed if c in keys)
+        hits = _hits(ret, row)
         if hits > best:
-            best, best_at = hits, i
+            best, best_at, best_header = hits, i, row
+        if i > 0 and hits:
+            joined = _two_level(head[i - 1], row, ret)
+            if _hits(ret, joined) > max(best, hits):
+                best, best_at, best_header = _hits(ret, joined), i, joined
     if best_at is None or best < min(2, len(ret.fields)):
         loc = Located(ret, {}, np.array([], dtype=np.int32), {})
         loc.findings.append(Finding(head_rows[0] if head_rows else 1, "", "", f"{ret.return_id}.header", "hard",
                                     "找不到表头行：没有一行包含本表的列名",
                                     "no header row found: no row holds this return's column names"))
         return loc
-    return _locate_rows(grid, ret, best_at, keys, head[best_at], head_rows[best_at])
+    return _locate_rows(grid, ret, best_at, best_header, head_rows[best_at])
 
 
-def map_header(loc: Located, keys: dict[str, str], header: list, header_row: int):
-    """Fields to the columns of the header row, with notes on foreign columns and findings for
-    repeated or missing ones."""
+def _missing_column(loc: Located, f, header: list, header_row: int):
+    """A required column not found: the headers that were, and the closest one."""
+    found = [str(t).strip() for t in header if t is not None and str(t).strip()]
+    close = difflib.get_close_matches(squash(f.label), [squash(t) for t in found], n=1, cutoff=0.3)
+    nearest = next((t for t in found if close and squash(t) == close[0]), None)
+    listed = "、".join(found) or "（无）"
+    zh = f"缺少必填列“{f.label}”。表头（第{header_row}行）的列为：{listed}"
+    en = f"required column '{f.label}' ({f.name}) is missing. The header (row {header_row}) has: {', '.join(found) or '(none)'}"
+    if nearest:
+        zh += f"；最接近的是“{nearest}”"
+        en += f"; the closest is '{nearest}'"
+    loc.findings.append(Finding(header_row, f.label, "", f"{loc.ret.return_id}.{f.name}.missing_column", "hard", zh, en))
+
+
+def map_header(loc: Located, header: list, header_row: int):
+    """Fields to the columns of the header row, with notes on foreign columns, units converted or
+    refused, and findings for repeated or missing columns."""
     ret = loc.ret
     loc.header_row = header_row
+    loc.header_cells = list(header)
     for c, text in enumerate(header):
         if text is None:
             continue
-        name = keys.get(squash(text))
+        name, unit = resolve_header(ret, text)
+        shown = " ".join(str(text).split())
         if name is None:
-            loc.notes.append(f"第{header_row}行列“{text.strip()}”不属于本表，已忽略 / column '{text.strip()}' is not part of the return, ignored")
+            loc.notes.append(f"第{header_row}行列“{shown}”不属于本表，已忽略 / column '{shown}' is not part of the return, ignored")
         elif name in loc.col_of:
-            loc.findings.append(Finding(header_row, text.strip(), "", f"{ret.return_id}.{name}.duplicate_column", "hard",
-                                        f"列“{text.strip()}”重复出现", f"column '{text.strip()}' appears twice"))
+            loc.findings.append(Finding(header_row, shown, "", f"{ret.return_id}.{name}.duplicate_column", "hard",
+                                        f"列“{shown}”重复出现", f"column '{shown}' appears twice"))
         else:
-            loc.col_of[name], loc.headers[name] = c, text.strip()
+            loc.col_of[name], loc.headers[name] = c, shown
+            apply_unit(loc, name, unit, header_row, shown)
     for f in ret.fields:
         if f.name not in loc.col_of and f.required:
-            loc.findings.append(Finding(header_row, f.label, "", f"{ret.return_id}.{f.name}.missing_column", "hard",
-                                        f"缺少必填列“{f.label}”", f"required column '{f.label}' ({f.name}) is missing"))
+            _missing_column(loc, f, header, header_row)
 
 
 def set_apart(loc: Located, kind: str, row_no: int, cells: dict[str, str | None]):
@@ -596,13 +796,20 @@ def set_apart(loc: Located, kind: str, row_no: int, cells: dict[str, str | None]
     elif kind == "total":
         loc.notes.append(f"第{row_no}行为第二个合计行，已忽略 / a second total row at row {row_no} ignored")
     else:
+        if kind == "subtotal":
+            loc.subtotals.append(cells)
         what = "小计行" if kind == "subtotal" else "表尾行"
         loc.notes.append(f"第{row_no}行为{what}，已跳过 / row {row_no} is a {kind} row, skipped")
 
 
-def _locate_rows(grid: Grid, ret: Return, at: int, keys: dict[str, str], header: list, header_row: int) -> Located:
+def _locate_rows(grid: Grid, ret: Return, at: int, header: list, header_row: int) -> Located:
     loc = Located(ret, {}, np.array([], dtype=np.int32), {})
-    map_header(loc, keys, header, header_row)
+    map_header(loc, header, header_row)
+    for name, c in loc.col_of.items():     # cells merged down rows (乡镇 over its villages): filled, noted once
+        below = [r for r in grid.filled.get(c, ()) if r > header_row]
+        if below:
+            loc.notes.append(f"“{loc.headers[name]}”列有合并单元格，已向下填充（第{min(below)}–{max(below)}行中{len(below)}格） / "
+                             f"column '{loc.headers[name]}': merged cells filled down ({len(below)} cells, rows {min(below)}-{max(below)})")
     body = grid.table.slice(at + 1)
     kinds = row_kinds(body)
     rows = body.column("__row")
@@ -626,7 +833,6 @@ def _locate_vertical(grid: Grid, ret: Return, at: int) -> Located:
     unit_c = header.index("计量单位") if "计量单位" in header else None
     value_c = next(header.index(h) for h in ("数值", "数量", "指标值", "值") if h in header)
     value_header = cells[at][value_c].strip()
-    keys = header_keys(ret)
     loc = Located(ret, {}, np.array([], dtype=np.int32), {})
     seen = set()
     kinds = row_kinds(grid.table.slice(at + 1))
@@ -635,10 +841,12 @@ def _locate_vertical(grid: Grid, ret: Return, at: int) -> Located:
         if kinds[i - at - 1] in ("blank", "footer"):
             continue
         label, unit = row[name_c], (row[unit_c] if unit_c is not None else None)
-        name = None
+        name = written = None
         if label is not None:
-            name = keys.get(squash(f"{label}({unit})")) if unit else None
-            name = name or keys.get(squash(label))
+            name, written = resolve_header(ret, f"{label}({unit})") if unit else (None, None)
+            if name is None:                # 住院总费用 with 元 in 计量单位, or 住院总费用（元）
+                name, written = resolve_header(ret, label)
+                written = unit or written
         if name is None:
             loc.notes.append(f"第{row_numbers[i]}行指标“{label}”不属于本表，已忽略 / indicator '{label}' is not part of the return, ignored")
             continue
@@ -647,6 +855,7 @@ def _locate_vertical(grid: Grid, ret: Return, at: int) -> Located:
                                         f"指标“{label}”重复出现", f"indicator '{label}' appears twice"))
             continue
         seen.add(name)
+        apply_unit(loc, name, written, row_numbers[i], str(label).strip())
         loc.columns[name] = pa.chunked_array([pa.array([row[value_c]], pa.string())])
         loc.headers[name] = value_header
         loc.cell_rows[name] = row_numbers[i]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -24,7 +25,7 @@ from . import engine
 from .core import HARD, NUMERIC_KINDS, SOFT, Context, Field, Return
 from .messages import Finding, mask_id
 from .normalise import normalise
-from .read import Located, locate
+from .read import Located, locate, squash
 
 ARROW_TYPES = {"text": pyarrow.string(), "code": pyarrow.string(), "county": pyarrow.string(),
                "id_number": pyarrow.string(), "category": pyarrow.string(), "count": pyarrow.int64(),
@@ -332,10 +333,26 @@ def total_findings(loc: Located, ret: Return, written: dict, sums: dict[str, Dec
     return out
 
 
-def version_hash(con, relation: str, ret: Return) -> str:
-    """SHA-256 over staging's column names and types and an order-free digest of the stored rows
-    (their count, and the sum and xor of 64-bit row hashes, in DuckDB): a re-saved or re-sorted file
-    is the same version, any changed value a new one.  Both paths give the same digest."""
+def shape_digest(loc: Located) -> str:
+    """What the rules look at besides the data rows: the headers as written (so their units), the
+    units written in a vertical form, and the 合计 and 小计 rows' numbers.  Not where they are:
+    the same return moved from a CSV file into a workbook, or re-saved, is the same version."""
+    numeric = [f.name for f in loc.ret.fields if f.kind in NUMERIC_KINDS]
+
+    def numbers(cells: dict | None) -> list:
+        return [squash(cells.get(n) or "") for n in numeric] if cells else []
+
+    shape = {"headers": {n: squash(h) for n, h in sorted(loc.headers.items())},
+             "scale": {n: f"{k:f}" for n, k in sorted(loc.scale.items())},
+             "total": numbers(loc.total), "subtotals": sorted(numbers(c) for c in loc.subtotals)}
+    return json.dumps(shape, ensure_ascii=False, sort_keys=True)
+
+
+def version_hash(con, relation: str, ret: Return, shape: str = "") -> str:
+    """SHA-256 over staging's column names and types, an order-free digest of the stored rows
+    (their count, and the sum and xor of 64-bit row hashes, in DuckDB) and `shape` (`shape_digest`:
+    headers, units, 合计 and 小计 rows): a re-saved or re-sorted file is the same version, any changed
+    value, total, header or unit a new one.  Both paths give the same digest."""
     names = [f.stored_name for f in ret.stored_fields]
     types = [f.sql_type for f in ret.stored_fields]
     cols = ", ".join(f'"{c}"' for c in names)
@@ -343,6 +360,7 @@ def version_hash(con, relation: str, ret: Return) -> str:
                             f"coalesce(bit_xor(hash({cols})), 0) from {relation}").fetchall()[0]
     h = hashlib.sha256("|".join(f"{c}:{t}" for c, t in zip(names, types)).encode())
     h.update(f"{n}|{total}|{xor}".encode())
+    h.update(shape.encode())
     return h.hexdigest()
 
 
@@ -354,7 +372,7 @@ def check(loc: Located, ctx: Context, key: bytes) -> Checked:
     if loc.total is not None:                              # typed together with the rows, then set apart
         columns = {n: pyarrow.chunked_array(v.chunks + [pyarrow.array([loc.total.get(n)], pyarrow.string())],
                                             pyarrow.string()) for n, v in columns.items()}
-    typed = normalise(ret, columns, key)
+    typed = normalise(ret, columns, key, loc.scale)
     if loc.total is not None:
         total_t, typed = typed.slice(typed.num_rows - 1), typed.slice(0, typed.num_rows - 1)
     frame_all = typed.to_pandas(types_mapper=pd.ArrowDtype)
@@ -376,7 +394,7 @@ def check(loc: Located, ctx: Context, key: bytes) -> Checked:
     with engine.scratch() as con:
         con.register("__stored", checked.stored())
         try:
-            checked.content_sha256 = version_hash(con, "__stored", ret)
+            checked.content_sha256 = version_hash(con, "__stored", ret, shape_digest(loc))
         finally:
             con.unregister("__stored")
     return checked

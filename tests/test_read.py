@@ -168,7 +168,7 @@ def test_xls_written_by_xlwt(tmp_path):
     assert checked.findings == [] and list(checked.source_rows) == [3]
 
 
-def test_workbook_sheets_match_exactly_and_lock_files_are_skipped(tmp_path):
+def test_workbook_sheets_match_by_number_and_lock_files_are_skipped(tmp_path):
     h10 = [x.label for x in RETURNS["assistance"].fields if x.required]
     path = write_xlsx(tmp_path / "丹凤县2022年报表.xlsx", [H2, ROW2], sheet="表1",
                       more={"表10": [h10, ["宁商协作", 1, 2, 3, 4, 5, 6, 7]], "封面": [["说明文字"]]})
@@ -176,7 +176,8 @@ def test_workbook_sheets_match_exactly_and_lock_files_are_skipped(tmp_path):
     assert [(p.sheet, p.ret.return_id) for p in parts] == [("表1", "monitoring_households"), ("表10", "assistance")]
     assert any("封面" in n for n in notes)
     assert match_return("表1") is RETURNS["monitoring_households"] and match_return("表10") is RETURNS["assistance"]
-    assert match_return(" 表1 防返贫监测对象台账 ") is RETURNS["monitoring_households"] and match_return("表1x") is None
+    assert match_return(" 表1 防返贫监测对象台账 ") is RETURNS["monitoring_households"]
+    assert match_return("表1x") is RETURNS["monitoring_households"] and match_return("表1表10") is None
     from schemas.read import is_system_file
     assert all(is_system_file(n) for n in ("~$表1.xlsx", "desktop.ini", ".DS_Store", "Thumbs.db"))
 

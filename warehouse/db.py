@@ -186,7 +186,7 @@ LEDGER = {
         "severity": ("VARCHAR", "hard 强制性 / soft 核实性"),
         "message_zh": ("VARCHAR", "说明（中文） / message in Chinese"),
         "message_en": ("VARCHAR", "说明（英文） / message in English"),
-        "status": ("VARCHAR", "open 待核实 / explained 已说明"),
+        "status": ("VARCHAR", "open 待处理 / explained 已说明 / closed 版本已替代或撤回 (the version was superseded or withdrawn)"),
         "explanation": ("VARCHAR", "县区说明 / the county's explanation"),
         "business_key": ("VARCHAR", "业务键：户编号、村代码、安置点名称或帮扶类型 / business key of the row, for explanations"),
     }),

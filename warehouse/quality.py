@@ -131,7 +131,11 @@ def read_explanations(landing: Path, period: str, county: str, source: str, shee
 
 def apply_explanations(con: duckdb.DuckDBPyConnection, landing: Path, period: str) -> dict[str, int]:
     """Mark the soft warnings a county has explained; hard errors cannot be explained away."""
-    con.execute("update quality.violations set status = 'open', explanation = null where period = ?", [period])
+    # open: the violations of the versions that need a clerk or are in force; a version superseded or
+    # withdrawn (its file replaced or removed) leaves its violations closed
+    con.execute("update quality.violations v set status = case when s.status in ('accepted', 'rejected') "
+                "then 'open' else 'closed' end, explanation = null from landing.submissions s "
+                "where v.period = ? and s.submission_id = v.submission_id", [period])
     explained = unmatched = 0
     for county, source, sheet in con.execute(
             "select county_code, source, sheet from landing.inventory where period = ? and kind = 'explanations'",

@@ -5,10 +5,10 @@ from ..core import HARD, Field, Return, Rule
 RETURN = Return(
     return_id="employment", number=6, title="脱贫人口就业", grain="county",
     fields=(
-        Field("employed_persons", "脱贫人口务工就业人数", "count"),
-        Field("employment_target", "务工就业目标任务人数", "count"),
-        Field("labor_households", "有劳动力的脱贫户数", "count"),
-        Field("labor_households_employed", "至少一人就业户数", "count"),
+        Field("employed_persons", "脱贫人口务工就业人数", "count", unit="人"),
+        Field("employment_target", "务工就业目标任务人数", "count", unit="人"),
+        Field("labor_households", "有劳动力的脱贫户数", "count", unit="户"),
+        Field("labor_households_employed", "至少一人就业户数", "count", unit="户"),
     ),
     rules=(
         Rule("employment.labor_households_employed.above_total", HARD, ("labor_households_employed",),

@@ -7,8 +7,8 @@ RETURN = Return(
     fields=(
         Field("clinics_built", "新建村卫生室(个)", "count"),
         Field("water_cellars_eliminated", "消除直饮水窖(眼)", "count"),
-        Field("rural_population", "农村常住人口", "count"),
-        Field("tap_water_population", "自来水受益人口", "count"),
+        Field("rural_population", "农村常住人口", "count", unit="人"),
+        Field("tap_water_population", "自来水受益人口", "count", unit="人"),
         Field("group_roads_km", "建成通组路(公里)", "amount"),
         Field("hardened_roads", "硬化乡村道路(条)", "count"),
         Field("hardened_roads_km", "硬化乡村道路(公里)", "amount"),

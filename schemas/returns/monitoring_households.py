@@ -14,7 +14,7 @@ RETURN = Return(
         Field("county_code", "县区代码", "county"),
         Field("township", "乡镇"),
         Field("village", "行政村"),
-        Field("household_size", "家庭人口数", "count", min=1, max=20, soft_max=12),
+        Field("household_size", "家庭人口数", "count", unit="人", min=1, max=20, soft_max=12),
         Field("monitoring_type", "监测对象类型", "category", values=("脱贫不稳定户", "边缘易致贫户", "突发严重困难户")),
         Field("main_risk", "主要风险类型", "category", values=RISKS,
               value_aliases={"因灾": "因自然灾害", "住房出现安全问题": "住房安全", "饮水安全问题": "饮水安全"}),

@@ -10,8 +10,8 @@ RETURN = Return(
     fields=(
         Field("site_name", "安置点名称"),
         Field("county_code", "县区代码", "county"),
-        Field("households", "搬迁户数", "count"),
-        Field("persons", "搬迁人数", "count"),
+        Field("households", "搬迁户数", "count", unit="户"),
+        Field("persons", "搬迁人数", "count", unit="人"),
         Field("type_migrant_work", "外出务工型(户)", "count"),
         Field("type_community_worker", "社区工人型(户)", "count"),
         Field("type_services", "三产服务型(户)", "count"),

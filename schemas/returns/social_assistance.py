@@ -14,9 +14,9 @@ def _per_head_within(amount, heads, low, high):
 RETURN = Return(
     return_id="social_assistance", number=3, title="兜底保障", grain="county",
     fields=(
-        Field("dibao_tekun_persons", "农村低保和特困供养人数", "count"),
+        Field("dibao_tekun_persons", "农村低保和特困供养人数", "count", unit="人"),
         Field("dibao_tekun_funds_10k_yuan", "低保和特困供养资金(万元)", "amount"),
-        Field("temporary_aid_person_times", "临时救助人次", "count"),
+        Field("temporary_aid_person_times", "临时救助人次", "count", unit="人次"),
         Field("temporary_aid_funds_10k_yuan", "临时救助资金(万元)", "amount"),
     ),
     rules=(
