@@ -153,7 +153,7 @@ def _run_periods(settings: Settings, periods: list[str], args, con, force: bool)
     from pipelines.assets import selection
     from pipelines.definitions import defs
     from pipelines.options import run_config
-    from intake.ledger import returns_to_read
+    from intake.plan import returns_to_read
 
     from shangluo.config import rules_version
 

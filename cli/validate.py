@@ -19,8 +19,7 @@ from schemas.core import AREAS, HARD, Context
 from schemas.messages import Unusable
 from schemas import engine
 from schemas.read import is_system_file, parts_of
-from schemas.validate import check_part
-
+from intake.check import check_part
 from intake.landing import unknown_county
 from shangluo.config import cutoff
 

@@ -18,12 +18,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from schemas.core import AREAS, HARD, Context, Return
+from intake.check import check_entry
+from intake.landing import Entry
+from schemas.core import AREAS, HARD, Return
+from schemas.findings import Checked
 from schemas.messages import Finding, Unusable
-from schemas.read import Part
-from schemas.validate import Checked, check_part
-from shangluo.config import cutoff
-from intake.landing import Entry, changed_returns
 from shangluo.timing import phase
 
 from warehouse.db import insert_arrow, insert_from
@@ -48,21 +47,6 @@ def known_files(con, period: str, rules_version: str) -> dict[str, list[Entry]]:
     return out
 
 
-def returns_to_read(con: duckdb.DuckDBPyConnection, landing: Path, period: str, rules_version: str,
-                    county: str | None = None, force: bool = False) -> set[str] | None:
-    """The returns a run of `period` must read again, or None for all of them (forced, a new
-    warehouse or period, a change of the rules): else those whose files in landing were added,
-    changed or removed since the last run took them.  A return not read again is unchanged: its
-    files, its versions and what is in force are what that run left."""
-    if force:
-        return None
-    try:
-        known = known_files(con, period, rules_version)
-    except duckdb.CatalogException:      # a new warehouse
-        return None
-    return changed_returns(landing, period, known, county) if known else None
-
-
 @dataclass
 class Outcome:
     """What happened to one county's return in this run (for metadata and the CLI summary)."""
@@ -78,11 +62,6 @@ class Outcome:
 
 def submission_id(period: str, county: str, return_id: str, content_sha256: str, rules_version: str) -> str:
     return hashlib.sha256(f"{period}|{county}|{return_id}|{content_sha256}|{rules_version}".encode()).hexdigest()[:16]
-
-
-def check_entry(landing: Path, entry: Entry, ret: Return, key: bytes, con: duckdb.DuckDBPyConnection) -> Checked:
-    return check_part(Part(landing / entry.source, ret, entry.sheet),
-                      Context(entry.period, entry.county_code, cutoff(entry.period)), key, con, phase)
 
 
 class Ledger:

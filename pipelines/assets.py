@@ -20,6 +20,7 @@ from publish.report import build as build_report
 from publish.report import write as write_report
 from schemas.catalogue import RETURNS
 from schemas.core import AREAS, COUNTIES
+from intake.explanations import period_explanations
 from intake.landing import Entry, scan_period
 from shangluo.timing import phase
 from warehouse.db import insert_arrow
@@ -206,7 +207,7 @@ SECTION_KEYS = {s: dg.AssetKey(["report", f"{s}_section"]) for s in SECTIONS}
 def _cross_return(period: str, con, warehouse: WarehouseResource, force: bool) -> dg.MaterializeResult:
     with phase("validate"):
         found = refresh_cross_rules(con, period)
-        explained = apply_explanations(con, warehouse.settings.landing, period)
+        explained = apply_explanations(con, period, period_explanations(con, warehouse.settings.landing, period))
     open_soft = con.execute("select count(*) from quality.violations where period = ? and severity = 'soft' "
                             "and status = 'open'", [period]).fetchall()[0][0]
     return dg.MaterializeResult(asset_key=CROSS_KEY, metadata={**found, **explained, "open_soft_warnings": open_soft})

@@ -3,7 +3,7 @@ import dagster as dg
 
 from schemas.core import HARD, Context, Return
 from schemas.sqlrules import counts_sql, duplicate_count_sql
-from schemas.validate import unique_info
+from schemas.rules import unique_info
 from shangluo.config import cutoff
 
 SAMPLE_ROWS = 10

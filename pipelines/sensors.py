@@ -1,99 +1,26 @@
-"""The landing sensor, the nightly schedule and the job they start.
+"""The landing sensor, the nightly schedule and the job they start: wiring only.
 
-The sensor only looks at the file system (never the warehouse: SPEC section 6).  Its cursor is
-compact: per period, a digest of its files as last seen and, as last taken, a digest of its files
-and one of each group of files that name the same returns.  A period is taken once its files have
-stopped changing: the same as at the previous tick and none younger than SHANGLUO_SETTLE_SECONDS.
-A period whose taken files changed gets a run (and so does P+1, whose figures read P-1), reading
-again only the returns of the groups that changed (a workbook may hold any return: all).  The
-run key is the period and the digests of P's and P-1's files, so the same state never runs twice;
-and a state that a run has already built -- `shangluo run`, say -- is not run again: every run
-records the digests it took in the `landing/inventory` materialisation, which the sensor reads
-from the instance.  The nightly run materialises every asset and checks all of staging.
+What a tick runs and what each run reads again is decided in `intake.plan.evaluate` (the sensor
+only looks at the file system, never the warehouse: SPEC section 6).  A state that a run has
+already built -- `shangluo run`, say -- is not run again: every run records the digests it took in
+the `landing/inventory` materialisation, which the sensor reads from the instance.  The nightly
+run materialises every asset and checks all of staging.
 """
-import json
 import os
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 
-from shangluo.config import Settings
 from intake.landing import periods as landing_periods
-from intake.landing import returns_named
+from intake.plan import PeriodRun, evaluate
+from shangluo.config import Settings
 
 from .assets import ALL_ASSETS, INVENTORY_KEY, selection
-from .landing_state import DIGEST_KEY, PREVIOUS_DIGEST_KEY, digest, observe
+from .landing_state import DIGEST_KEY, PREVIOUS_DIGEST_KEY
 from .options import period_partitions, run_config
-
-EMPTY = digest({})
 
 build_period = dg.define_asset_job(
     "build_period", selection=ALL_ASSETS, partitions_def=period_partitions,
     description="从接收目录到发布数字，一个报告期 / landing to published figures, for one period")
-
-
-def settle_seconds() -> float:
-    return float(os.environ.get("SHANGLUO_SETTLE_SECONDS", "30"))
-
-
-@dataclass(frozen=True)
-class PeriodRun:
-    key: str                       # the run key: the period and the digests of its files and of P-1's
-    reads: frozenset[str] | None   # the returns to read again (None: all of them)
-    files: str = EMPTY             # the digest of P's files as taken
-    previous: str = EMPTY          # ... and of P-1's
-
-
-def _group(path: str) -> str:
-    """The returns a file can hold, judged by its name ("*": any)."""
-    named = returns_named(path)
-    return "*" if named is None else ",".join(sorted(named))
-
-
-def _groups(files: dict[str, list[int]]) -> dict[str, str]:
-    by: dict[str, dict[str, list[int]]] = {}
-    for path, meta in files.items():
-        by.setdefault(_group(path), {})[path] = meta
-    return {g: digest(f)[:8] for g, f in sorted(by.items())}
-
-
-def _reads(before: dict[str, str], after: dict[str, str]) -> frozenset[str] | None:
-    changed = {g for g in set(before) | set(after) if before.get(g) != after.get(g)}
-    if "*" in changed:
-        return None
-    return frozenset(r for g in changed for r in g.split(",") if r)
-
-
-def evaluate(root: Path, cursor: str | None, now: float | None = None, settle: float | None = None
-             ) -> tuple[dict[str, PeriodRun], str]:
-    """(the run of each period to run, new cursor): pure, for the sensor and its tests."""
-    now = time.time() if now is None else now
-    settle = settle_seconds() if settle is None else settle
-    state = json.loads(cursor) if cursor else {}
-    seen_before, taken_before = state.get("seen", {}), state.get("taken", {})
-    files = observe(root)
-    present = landing_periods(root)
-    seen, taken = {}, {}
-    for p in present:
-        mine = {k: v for k, v in files.items() if k.startswith(p + "/")}
-        seen[p] = digest(mine)
-        newest = max((v[1] for v in mine.values()), default=0) / 1e9
-        if seen_before.get(p) == seen[p] and now - newest >= settle:      # stopped changing: taken
-            taken[p] = {"files": seen[p], "groups": _groups(mine)}
-        elif p in taken_before:
-            taken[p] = taken_before[p]
-    changed = {p for p in set(taken) | set(taken_before) if taken.get(p) != taken_before.get(p)}
-    to_run = {p for p in changed if p in present} | {str(int(p) + 1) for p in changed if str(int(p) + 1) in present}
-    runs = {}
-    for p in sorted(to_run):
-        files_p = taken.get(p, {}).get("files", EMPTY)
-        previous = taken.get(str(int(p) - 1), {}).get("files", EMPTY)
-        reads = (_reads(taken_before.get(p, {}).get("groups", {}), taken.get(p, {}).get("groups", {}))
-                 if p in changed else frozenset())
-        runs[p] = PeriodRun(f"{p}:{files_p}:{previous}", reads, files_p, previous)
-    return runs, json.dumps({"seen": seen, "taken": taken}, separators=(",", ":"), sort_keys=True)
 
 
 def already_built(instance: dg.DagsterInstance, period: str, run: PeriodRun) -> bool:

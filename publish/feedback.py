@@ -4,7 +4,7 @@ A cover sheet (period, county, counts per return and severity, what to do next, 
 English beside) and the sheet `说明`: one row per violation with 表号, 规则编号 and 业务键 first,
 where it is (file, sheet, row, column), the value as written (ID numbers masked), the messages,
 and an empty column 说明 for the clerk.  The sheet's headers are those the pipeline reads as a
-county's explanations (`warehouse.quality.EXPLANATIONS`), so the workbook, put back in the county
+county's explanations (`intake.explanations.EXPLANATIONS`), so the workbook, put back in the county
 folder (or its `说明` sheet saved as 说明.csv), explains the soft warnings it answers.
 """
 from __future__ import annotations

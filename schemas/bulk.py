@@ -22,13 +22,13 @@ import numpy as np
 import pyarrow as pa
 
 from .core import NUMERIC_KINDS, Context, Field
+from .findings import Checked, layout_of, shape_digest, total_findings, version_hash
 from .messages import Finding
 from .normalise import MACROS, hmac_pads, select_sql
 from .read import (CsvStream, Grid, Located, Part, csv_head, locate, map_header, plain_data_sql, row_kinds,
                    set_apart)
+from .rules import KIND_WORDS, RuleInfo, id_in_text_info, required_info, rule_catalogue, type_info, unique_info
 from .sqlrules import predicates
-from .validate import (KIND_WORDS, Checked, RuleInfo, id_in_text_info, layout_of, required_info, rule_catalogue,
-                       shape_digest, total_findings, type_info, unique_info, version_hash)
 
 MASK = ("create or replace temp macro sl_mask(v) as case when length(v) > 8 "
         "then left(v, 4) || repeat('*', length(v) - 8) || right(v, 4) else repeat('*', length(v)) end;")

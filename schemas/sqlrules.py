@@ -7,7 +7,7 @@ that read the clear ID number run only while a version is checked, never over st
 from __future__ import annotations
 
 from .core import Context, Return
-from .validate import RuleInfo, required_sql, rule_catalogue
+from .rules import RuleInfo, required_sql, rule_catalogue
 
 
 def predicates(ret: Return, ctx: Context, county_sql: str | None = None, staged: bool = False

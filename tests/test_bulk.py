@@ -10,13 +10,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from intake.check import check_part
 from sample.generate import generate
 from schemas.bulk import check_bulk
 from schemas.catalogue import RETURNS
 from schemas.checks import ID_CHECK_CHARS, ID_WEIGHTS
 from schemas.core import CITY_CODE, COUNTIES, Context
 from schemas.read import locate, parts_of
-from schemas.validate import check, check_part
+from schemas.validate import check
 
 from .conftest import SAMPLE, cli_env, query, shangluo
 from .corpus import PERIOD, lay_corpus

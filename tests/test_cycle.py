@@ -26,7 +26,7 @@ def _write(path: Path, text: str, mtime: float):
 
 
 def test_sensor_takes_files_once_they_stop_changing(tmp_path):
-    from pipelines.sensors import evaluate
+    from intake.plan import evaluate
     root, t0 = tmp_path / "landing", 1_700_000_000.0
     f = root / "2022" / "611002" / "表6.csv"
     tick = lambda cursor, now: evaluate(root, cursor, now=now, settle=30)  # noqa: E731

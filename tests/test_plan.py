@@ -74,7 +74,7 @@ def test_a_change_the_run_did_not_read_is_still_a_change_for_the_next(tmp_path, 
     from pipelines.definitions import defs
     from shangluo.config import rules_version
     from warehouse.figures import figures
-    from intake.ledger import returns_to_read
+    from intake.plan import returns_to_read
 
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE / "2022", landing / "2022")

@@ -62,7 +62,7 @@ def clear_ids_in(folders: list[Path], ids: set[bytes]) -> dict[str, int]:
 
 def test_no_clear_id_outside_landing_and_the_pipeline_never_reads_the_portals_folder(portal, monkeypatch):
     from intake.landing import changed_returns, periods, scan_period
-    from pipelines.sensors import evaluate, observe
+    from intake.plan import evaluate, observe
     landing, tmp = portal["landing"], portal["tmp"]
     system_temp = tmp / "system-temp"                          # the system's temporary folder, for this test alone
     system_temp.mkdir()

@@ -1,4 +1,4 @@
-"""Cross-return and cross-period rules (表间, all soft) and the counties' explanations (说明).
+"""Cross-return and cross-period rules (表间, all soft) and the counties' explanations (说明) applied.
 
 Both are evaluated again for the whole period on every run, over what is in force, so a change on
 either side of a rule is always reflected.  Cross-return findings live in `quality.violations`
@@ -7,15 +7,11 @@ only: they never change a submission's ledger row, its acceptance or completenes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
 from schemas.catalogue import RETURNS, match_return
-from schemas.core import NUMERIC_KINDS, SOFT, Context, Field, Return
-from schemas.read import Part, locate
-from schemas.validate import check
-from shangluo.config import cutoff
+from schemas.core import NUMERIC_KINDS, SOFT, Field
 
 
 @dataclass(frozen=True)
@@ -113,46 +109,32 @@ def _located(layout, field: str, f: Field | None) -> tuple[str, int | None]:
     return (f.label if f else field), None
 
 
-# ------------------------------------------------------------------ explanations
+# ------------------------------------------------------------------ explanations (read by intake)
 
-EXPLANATIONS = Return(
-    return_id="explanations", number=0, title="说明", grain="rows",
-    fields=(Field("table", "表号", headers=("return_id",)), Field("rule_id", "规则编号"),
-            Field("business_key", "业务键", required=False), Field("explanation", "说明")),
-)
-
-
-def read_explanations(landing: Path, period: str, county: str, source: str, sheet: str | None) -> list[dict]:
-    part = Part(Path(landing) / source, None, sheet)
-    loc = locate(part.grid(), EXPLANATIONS)
-    checked = check(loc, Context(period, county, cutoff(period)), b"")
-    return checked.typed.select(["table", "rule_id", "business_key", "explanation"]).to_pylist()
-
-
-def apply_explanations(con: duckdb.DuckDBPyConnection, landing: Path, period: str) -> dict[str, int]:
-    """Mark the soft warnings a county has explained; hard errors cannot be explained away."""
+def apply_explanations(con: duckdb.DuckDBPyConnection, period: str, explanations: list[dict]) -> dict[str, int]:
+    """Mark the soft warnings a county has explained; hard errors cannot be explained away.
+    `explanations`: plain rows (county_code, table, rule_id, business_key, explanation), as intake
+    read them from landing (`intake.explanations.period_explanations`)."""
     # open: the violations of the versions that need a clerk or are in force; a version superseded or
     # withdrawn (its file replaced or removed) leaves its violations closed
     con.execute("update quality.violations v set status = case when s.status in ('accepted', 'rejected') "
                 "then 'open' else 'closed' end, explanation = null from landing.submissions s "
                 "where v.period = ? and s.submission_id = v.submission_id", [period])
     explained = unmatched = 0
-    for county, source, sheet in con.execute(
-            "select county_code, source, sheet from landing.inventory where period = ? and kind = 'explanations'",
-            [period]).fetchall():
-        for e in read_explanations(landing, period, county, source, sheet):
-            if not (e["explanation"] or "").strip():
-                continue        # a row left unanswered (the 审核反馈表 lists every warning) explains nothing
-            ret = match_return(e["table"] or "")
-            if ret is None or not e["rule_id"]:
-                unmatched += 1
-                continue
-            n = con.execute(
-                "update quality.violations set status = 'explained', explanation = ? where period = ? and "
-                "county_code = ? and return_id = ? and rule_id = ? and coalesce(business_key, '') = ? and "
-                "severity = 'soft' and submission_id in (select submission_id from landing.submissions "
-                "where status = 'accepted') returning 1",
-                [e["explanation"], period, county, ret.return_id, e["rule_id"], e["business_key"] or ""]).fetchall()
-            explained += len(n)
-            unmatched += 0 if n else 1
+    for e in explanations:
+        if not (e["explanation"] or "").strip():
+            continue        # a row left unanswered (the 审核反馈表 lists every warning) explains nothing
+        ret = match_return(e["table"] or "")
+        if ret is None or not e["rule_id"]:
+            unmatched += 1
+            continue
+        n = con.execute(
+            "update quality.violations set status = 'explained', explanation = ? where period = ? and "
+            "county_code = ? and return_id = ? and rule_id = ? and coalesce(business_key, '') = ? and "
+            "severity = 'soft' and submission_id in (select submission_id from landing.submissions "
+            "where status = 'accepted') returning 1",
+            [e["explanation"], period, e["county_code"], ret.return_id, e["rule_id"], e["business_key"] or ""]
+        ).fetchall()
+        explained += len(n)
+        unmatched += 0 if n else 1
     return {"explained": explained, "explanations_matching_nothing": unmatched}

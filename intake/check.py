@@ -1,0 +1,43 @@
+"""Checking one return as landing holds it: the choice between the two paths of the same rules.
+
+A large regular CSV file of a many-row return is checked in DuckDB (`schemas.bulk`; its rows stay
+there as a temporary table); anything else is read (`schemas.read`) and checked with Pandera
+(`schemas.validate`).  Both give a `schemas.findings.Checked`.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import duckdb
+
+from intake.landing import Entry
+from schemas.bulk import check_bulk, eligible
+from schemas.core import Context, Return
+from schemas.findings import Checked
+from schemas.read import Part, locate
+from schemas.validate import check
+from shangluo.config import cutoff
+from shangluo.timing import phase as timed
+
+
+def check_part(part: Part, ctx: Context, key: bytes, con=None, phase=None) -> Checked:
+    """Check one submission: a large regular CSV file in DuckDB on `con` (`schemas.bulk`; the rows
+    stay there as a temporary table), anything else with Pandera.  `phase(name)`, if given, is a
+    context manager that times the steps: read and validate (one step on the bulk path)."""
+    phase = phase or (lambda name: contextlib.nullcontext())
+    if con is not None and eligible(part):
+        with phase("validate"):
+            checked = check_bulk(part, ctx, key, con)
+        if checked is not None:
+            return checked
+    with phase("read"):
+        loc = locate(part.grid(), part.ret)
+    with phase("validate"):
+        return check(loc, ctx, key)
+
+
+def check_entry(landing: Path, entry: Entry, ret: Return, key: bytes, con: duckdb.DuckDBPyConnection) -> Checked:
+    """Check the file or sheet of a landing scan's entry, in the run's timing phases."""
+    return check_part(Part(landing / entry.source, ret, entry.sheet),
+                      Context(entry.period, entry.county_code, cutoff(entry.period)), key, con, timed)
