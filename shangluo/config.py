@@ -80,10 +80,10 @@ def deadline(period: str) -> datetime | None:
     return d
 
 
-def code_digest(folder: Path, suffixes: tuple[str, ...] = (".py",)) -> str:
-    """A digest of the files of `folder` with these suffixes: their paths and bytes."""
+def code_digest(folder: Path, suffixes: tuple[str, ...] = (".py",), also: tuple[Path, ...] = ()) -> str:
+    """A digest of the files of `folder` with these suffixes (and of the files `also`): their paths and bytes."""
     h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.suffix in suffixes):
+    for path in sorted(p for p in folder.rglob("*") if p.suffix in suffixes) + list(also):
         h.update(path.relative_to(ROOT).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:12]
@@ -91,5 +91,6 @@ def code_digest(folder: Path, suffixes: tuple[str, ...] = (".py",)) -> str:
 
 @cache
 def rules_version() -> str:
-    """A digest of the declarations and checks: a change to any rule re-checks every submission."""
-    return code_digest(ROOT / "schemas")
+    """A digest of the declarations and checks (`schemas/`, and `intake/check.py`, which chooses the
+    path a return is checked on): a change to any rule re-checks every submission."""
+    return code_digest(ROOT / "schemas", also=(ROOT / "intake" / "check.py",))
