@@ -104,6 +104,7 @@ def landing_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             cols = list(asdict(entries[0]))
             table = pa.table({c: [getattr(e, c) for e in entries] for c in cols})
             insert_arrow(con, "landing.inventory", table)
+    _commit_if_last(context, warehouse)
     kinds = {k: sum(1 for e in entries if e.kind == k) for k in ("part", "explanations", "unusable", "skipped")}
     notes = [[e.county_code, e.source, e.sheet, e.kind, e.message_zh] for e in entries if e.kind in ("unusable", "skipped")]
     return dg.MaterializeResult(metadata={**{f"{k}_count": v for k, v in kinds.items()},
@@ -147,6 +148,7 @@ def staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource, opt
                 results = [checks.staging_hard_rules(con, RETURNS[return_id], context.partition_key, None, asset_key=key),
                            checks.submissions_clean(con, RETURNS[return_id], context.partition_key, asset_key=key)]
             yield from _only_selected(context, results)
+    _commit_if_last(context, warehouse)
 
 
 def _stage_return(context: dg.AssetExecutionContext, warehouse: WarehouseResource, options: RunOptions, ret,
@@ -334,6 +336,15 @@ def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, opti
             for name in sorted(_checks_selected(context, spec.key)):
                 with warehouse.writing() as con:
                     yield CHECK_ALONE[name](context.partition_key, con)
+    _commit_if_last(context, warehouse)
 
 
 ALL_ASSETS = [landing_inventory, staging, report]
+STEPS = [a.op.name for a in ALL_ASSETS]      # in the order a run executes them
+
+
+def _commit_if_last(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """The run's last step commits its transaction, so that a failed commit fails the run."""
+    in_run = {node.name for node in context.job_def.nodes}
+    if not any(step in in_run for step in STEPS[STEPS.index(context.op_def.name) + 1:]):
+        warehouse.commit()

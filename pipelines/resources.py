@@ -25,6 +25,10 @@ from shangluo.timing import phase
 from warehouse.db import connect, ensure_schema
 
 
+class CommitFailed(Exception):
+    """The warehouse refused the run's commit (a full disk, a read-only folder, …)."""
+
+
 @dataclass
 class HeldTransaction:
     """The open transaction of a `shangluo run`, shared by the Dagster runs of its periods."""
@@ -57,6 +61,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
     _con = PrivateAttr(default=None)
     _failed = PrivateAttr(default=False)
+    _owned = PrivateAttr(default=False)      # this run's own transaction (not a `shangluo run`'s)
+    _open = PrivateAttr(default=False)       # its transaction is open
     _started = PrivateAttr(default=None)
 
     @property
@@ -71,7 +77,7 @@ class WarehouseResource(dg.ConfigurableResource):
     def yield_for_execution(self, context: dg.InitResourceContext):
         if _HELD:
             held = _HELD[-1]
-            self._con, self._failed, self._started = held.con, False, held.started
+            self._con, self._failed, self._started, self._owned = held.con, False, held.started, False
             try:
                 yield self
             finally:
@@ -82,16 +88,17 @@ class WarehouseResource(dg.ConfigurableResource):
         con = connect(settings.warehouse, wait_seconds=settings.lock_wait_seconds)
         try:
             con.execute("begin transaction")
+            self._con, self._failed, self._started, self._owned, self._open = con, False, datetime.now(), True, True
             ensure_schema(con)
-            self._con, self._failed, self._started = con, False, datetime.now()
             yield self
-            with phase("write"):
-                con.execute("rollback" if self._failed else "commit")
+            if self._open:      # the last step commits (`commit`); what is left here is a failure's
+                con.execute("rollback")
         except BaseException:
-            con.execute("rollback")
+            if self._open:
+                con.execute("rollback")
             raise
         finally:
-            self._con = None
+            self._con, self._open = None, False
             con.close()
 
     @contextmanager
@@ -102,6 +109,22 @@ class WarehouseResource(dg.ConfigurableResource):
         except BaseException:
             self._failed = True
             raise
+
+    def commit(self):
+        """Commit the run's own transaction, in its last step: a failed commit then fails that step
+        and so the run.  (A commit in the resource's teardown would fail unseen: Dagster only logs
+        a teardown's error and counts the run a success.)  Under `shangluo run` the command commits
+        after its last period; after a failure, the teardown rolls back."""
+        if not (self._owned and self._open) or self._failed:
+            return
+        self._open = False
+        try:
+            with phase("write"):
+                self._con.execute("commit")
+        except Exception as exc:
+            self._failed = True
+            raise CommitFailed(f"提交失败：本次运行的改动均未保存，数据仓库未改变 / the commit failed: nothing of this run "
+                               f"was stored; the warehouse is unchanged ({str(exc).splitlines()[0]})") from exc
 
     def fail(self):
         """Roll the whole run back at its end (a blocking check found a defect)."""

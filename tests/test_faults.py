@@ -162,6 +162,52 @@ def test_a_failed_commit_is_a_failed_run_and_the_warehouse_is_as_before(tmp_path
     assert state(wh) != before
 
 
+DAGSTER_RUN = textwrap.dedent("""
+    import sys
+    import dagster as dg
+    from pipelines.definitions import defs
+    from pipelines.options import run_config
+    with dg.DagsterInstance.local_temp(sys.argv[1]) as instance:
+        result = defs.resolve_job_def("build_period").execute_in_process(
+            run_config=run_config(), partition_key="2022", instance=instance, raise_on_error=False)
+        run = instance.get_run_by_id(result.run_id)
+        print("RUN_STATUS", run.status.value)
+        for event in result.all_events:
+            if event.is_step_failure:
+                error = event.step_failure_data.error
+                while error.cause is not None:
+                    error = error.cause
+                print("STEP_FAILURE", event.step_key, error.message.strip())
+""")
+
+
+def test_a_failed_commit_fails_a_run_that_dagster_starts(tmp_path):
+    """A run started by Dagster (the sensor, the schedule, the UI) commits in its last step: a commit
+    that fails fails that step and the run, which Dagster then records as failed."""
+    landing = small_landing(tmp_path)
+    home = tmp_path / "wh"
+    home.mkdir()
+    env = cli_env(tmp_path, landing, SHANGLUO_WAREHOUSE=str(home / "warehouse.duckdb"))
+    shangluo("run", env=env)
+    wh = home / "warehouse.duckdb"
+    before, files = state(wh), wh.read_bytes()
+    _touch_employment(landing, "2022", "88888")
+    (tmp_path / "instance").mkdir()
+    script = [sys.executable, "-c", DAGSTER_RUN, str(tmp_path / "instance")]
+    home.chmod(0o555)            # the warehouse file stays writable; its write-ahead log cannot be created
+    try:
+        proc = subprocess.run([*NO_CAPS, *script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        home.chmod(0o755)
+    assert "RUN_STATUS FAILURE" in proc.stdout, proc.stdout + proc.stderr
+    assert "STEP_FAILURE report" in proc.stdout and "Failed to commit" in proc.stdout, proc.stdout
+    assert wh.read_bytes() == files and state(wh) == before
+    proc = subprocess.run(script, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "RUN_STATUS SUCCESS" in proc.stdout, proc.stdout + proc.stderr      # writable again: it goes through
+    assert query(wh, "select sum(employed_persons) from staging.employment where period = '2022' "
+                     "and county_code = '611024'") == [(88888,)]
+
+
 # ------------------------------------------------------------------ 3, 4, 5, 10: files that are not files
 
 def _raw_deflate_member(name: str, data: bytes) -> tuple[bytes, bytes, int, int]:
