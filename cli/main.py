@@ -64,15 +64,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=3000, help="the port on 127.0.0.1 (default: 3000)")
     p.set_defaults(func="dev:cmd_dev")
     p = sub.add_parser("portal", help="the returns portal for county clerks and the city (127.0.0.1 unless told)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8080, help="the port to listen on (default: 8080)")
     p.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-For from a proxy on 127.0.0.1")
     p.set_defaults(func="portal:cmd_portal")
     p = sub.add_parser("user", help="portal accounts: add NAME --county CODE|city --role clerk|analyst (password on stdin), list, disable NAME")
-    p.add_argument("action", choices=("add", "list", "disable"))
-    p.add_argument("name", nargs="?")
-    p.add_argument("--county")
-    p.add_argument("--role", choices=("clerk", "analyst"))
+    p.add_argument("action", choices=("add", "list", "disable"),
+                   help="add a user (password on standard input), list users, or disable one")
+    p.add_argument("name", nargs="?", help="the user's sign-in name (add, disable)")
+    p.add_argument("--county", metavar="CODE|city", help="a clerk's county code (e.g. 611002), or city for the analyst")
+    p.add_argument("--role", choices=("clerk", "analyst"), help="clerk (one county) or analyst (the city)")
     p.set_defaults(func="user:cmd_user")
     return ap
 

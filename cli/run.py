@@ -332,7 +332,7 @@ def _summary(settings: Settings, periods: list[str], seconds: float):
             _per_county(con, period)
             written = [p for p in report_files(settings.reports, period) if p.exists()]
             if written:
-                _say(f"  报告 report: " + ", ".join(str(p) for p in written))
+                _say("  报告 report: " + ", ".join(str(p) for p in written))
     finally:
         con.close()
     _say(f"数据仓库 / warehouse: {settings.warehouse}  ({seconds:.1f} s)")

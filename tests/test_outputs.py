@@ -128,7 +128,8 @@ def test_help_for_every_option():
     import argparse
     from cli.main import parser
     commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(commands.choices) == {"run", "validate", "sql", "report", "publish", "template", "dev"}
+    assert set(commands.choices) == {"run", "validate", "sql", "report", "publish", "template", "dev",
+                                     "portal", "user"}
     for name, sub in commands.choices.items():
         for action in sub._actions:
             assert action.help and len(action.help) > 10, (name, action.dest)

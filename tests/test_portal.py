@@ -354,10 +354,11 @@ def test_the_analyst_follows_sends_back_and_downloads(portal):
     assert feedback.status_code == 200 and "attachment" in feedback.headers["content-disposition"]
     path = portal["tmp"] / "feedback.xlsx"
     path.write_bytes(feedback.content)
-    ws = openpyxl.load_workbook(path).active
-    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
-    assert [r[2:5] + r[8:9] for r in rows if r[8] == "social_assistance.temporary_aid_person_times.min"] == \
-        [[2, "临时救助人次", "-5", "social_assistance.temporary_aid_person_times.min"]]
+    ws = openpyxl.load_workbook(path)["说明"]          # the sheet a clerk answers and sends back
+    header, *rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    at = {name: header.index(name) for name in ("表号", "规则编号", "行号", "列名", "填报值")}
+    assert [[r[at[n]] for n in at] for r in rows if r[at["规则编号"]] == "social_assistance.temporary_aid_person_times.min"
+            ] == [["表3", "social_assistance.temporary_aid_person_times.min", 2, "临时救助人次", "-5"]]
     tables = wang.get("/city/report.xlsx")
     assert tables.status_code == 200 and tables.content[:2] == b"PK"
     assert "商洛市" in wang.get("/city/report.html").text
@@ -409,7 +410,8 @@ def test_the_feedback_workbook_stores_a_clerks_formula_as_text(portal):
     xlsx = lin.get(r.headers["location"] + "/feedback")
     path = portal["tmp"] / "f.xlsx"
     path.write_bytes(xlsx.content)
-    cells = [c for row in openpyxl.load_workbook(path).active.iter_rows() for c in row if str(c.value).startswith("=")]
+    cells = [c for ws in openpyxl.load_workbook(path).worksheets for row in ws.iter_rows() for c in row
+             if str(c.value).startswith("=")]
     assert [(c.value, c.data_type) for c in cells] == [('=HYPERLINK("http://x","y")', "s")]
     refused = lin.post(r.headers["location"] + "/submit", data={"csrf": csrf})
     assert refused.status_code == 400
