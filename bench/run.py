@@ -90,7 +90,7 @@ def bench_size(size: int, repeat: int) -> dict:
         shutil.copytree(landing, copy)
         env = {**os.environ, "SHANGLUO_LANDING": str(copy), "SHANGLUO_PII_KEY": "benchmark-key",
                "SHANGLUO_WAREHOUSE": str(work / "wh.duckdb"), "SHANGLUO_DAGSTER_STATE": str(work / "dagster"),
-               "SHANGLUO_DAGSTER_COMPUTE_LOGS": str(work / "dagster" / "logs"), "SHANGLUO_REPORTS": str(work / "reports"),
+               "SHANGLUO_REPORTS": str(work / "reports"),
                "SHANGLUO_TIMINGS": str(work / "timings.json")}
         cli = [sys.executable, "-m", "cli.main"]
         results["run"].append(measure([*cli, "run", "--period", PERIOD], env)[:2])

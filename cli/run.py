@@ -54,6 +54,16 @@ def cmd_run(args) -> int:
     if not periods:
         _say(f"接收目录中没有报告期 / no period folder in {settings.landing}")
         return EXIT_USAGE
+    from pipelines.options import period_partitions
+    known = set(period_partitions.get_partition_keys())
+    if args.period and args.period not in known:
+        _say(f"报告期{args.period}不在{min(known)}–{max(known)}之内 / the period {args.period} is outside "
+             f"{min(known)}–{max(known)} (periods.toml and the landing folders set the first period; the last is this year)")
+        return EXIT_USAGE
+    for period in [p for p in periods if p not in known]:
+        _say(f"跳过目录{period}：不是{min(known)}–{max(known)}之间的报告期 / skipped the folder {period}: not a period "
+             f"between {min(known)} and {max(known)}")
+    periods = [p for p in periods if p in known]
     from warehouse.db import WarehouseBusy, WarehouseUnusable, connect
     try:   # the one writing connection of the command: a second writer waits, then gives up
         con = connect(settings.warehouse, wait_seconds=settings.lock_wait_seconds)
@@ -94,7 +104,8 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
     rekey = recorded not in (None, fingerprint)
     try:
         with held_transaction(con) as held:
-            code = _run_periods(settings, periods, args, con, force=args.force or rekey)
+            runs: list = []
+            code = _run_periods(settings, periods, args, con, force=args.force or rekey, runs=runs)
             failed = code != EXIT_OK or held.failed or (rekey and _not_rekeyed(con))
             if not failed:
                 record_fingerprint(con, fingerprint, held.started)
@@ -114,6 +125,9 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
         _say(f"提交失败：本次运行的改动均未保存，数据仓库未改变 / the commit failed: nothing of this run was stored; "
              f"the warehouse is unchanged ({str(exc).splitlines()[0]})")
         return EXIT_HARD
+    from pipelines.sensors import COMMITTED_TAG
+    for instance, run_id in runs:      # the sensor counts a CLI run as built only once it is committed
+        instance.add_run_tags(run_id, {COMMITTED_TAG: "true"})
     if rekey:
         _say("已用新的假名密钥重新读取全部版本 / every version was read again with the new pseudonym key")
     _summary(settings, periods, time.monotonic() - started)
@@ -145,7 +159,7 @@ def _rollback(con):
         pass
 
 
-def _run_periods(settings: Settings, periods: list[str], args, con, force: bool) -> int:
+def _run_periods(settings: Settings, periods: list[str], args, con, force: bool, runs: list) -> int:
     """One Dagster run (partition) per period, all writing into `con`'s open transaction."""
     dagster_env()
     import dagster as dg
@@ -168,13 +182,19 @@ def _run_periods(settings: Settings, periods: list[str], args, con, force: bool)
         read = returns_to_read(con, settings.landing, period, rules_version(), args.county, force)
         _say(f"{period}: 重新读取 / reading again: " + ("全部报表 / every return" if read is None else
                                                      ", ".join(sorted(read)) or "无 / none (nothing changed)"))
-        progress = Progress(instance, period).start()     # a line that follows the steps, on a terminal only
         config = {**QUIET, **run_config(args.county, force)}
         config["resources"]["warehouse"] = {"config": {"landing": str(settings.landing),
                                                        "warehouse": str(settings.warehouse)}}
-        result = job.execute_in_process(run_config=config, partition_key=period, asset_selection=selection(read),
-                                        instance=instance, tags=tags, raise_on_error=False)
-        progress.stop()
+        progress = Progress(instance, period).start()     # a line that follows the steps, on a terminal only
+        try:
+            result = job.execute_in_process(run_config=config, partition_key=period, asset_selection=selection(read),
+                                            instance=instance, tags=tags, raise_on_error=False)
+        except dg.DagsterError as exc:
+            _say(f"{period}: 运行未能开始 / the run of {period} could not start: {str(exc).splitlines()[0]}")
+            return EXIT_HARD
+        finally:
+            progress.stop()
+        runs.append((instance, result.run_id))
         if not result.success:
             failures = [e for e in result.all_events if e.is_step_failure]
             for e in failures:

@@ -72,7 +72,8 @@ def validate_paths(args) -> int:
         if not period or not county:
             _say(args, f"{path}: 无法确定报告期和县区：请放在<期别>/<县区代码>/目录下或使用--period和--county / cannot "
                        f"tell the period and county: put the file under <period>/<county_code>/ or give --period and --county")
-            return 2
+            unusable = True            # exit 2, after the other files are checked
+            continue
         where.add((period, county))
         if not path.exists():
             _say(args, f"{path}: 文件不存在 / no such file")

@@ -345,6 +345,7 @@ STEPS = [a.op.name for a in ALL_ASSETS]      # in the order a run executes them
 
 def _commit_if_last(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """The run's last step commits its transaction, so that a failed commit fails the run."""
-    in_run = {node.name for node in context.job_def.nodes}
+    steps = context.run.step_keys_to_execute          # a re-execution of some steps: only those
+    in_run = {node.name for node in context.job_def.nodes if steps is None or node.name in steps}
     if not any(step in in_run for step in STEPS[STEPS.index(context.op_def.name) + 1:]):
         warehouse.commit()

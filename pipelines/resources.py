@@ -22,11 +22,27 @@ from pydantic import PrivateAttr
 
 from shangluo.config import Settings, rules_version
 from shangluo.timing import phase
-from warehouse.db import connect, ensure_schema
+from warehouse.db import connect, ensure_schema, key_fingerprint, record_fingerprint, recorded_fingerprint
 
 
 class CommitFailed(Exception):
     """The warehouse refused the run's commit (a full disk, a read-only folder, …)."""
+
+
+class AnotherKey(Exception):
+    """The run's pseudonym key is not the one the warehouse was built with."""
+
+
+def _same_key(con, settings: Settings, now: datetime):
+    """A run that Dagster starts (sensor, schedule, UI) refuses another pseudonym key, as `shangluo
+    run` does: it would mix two sets of pseudonyms.  Changing the key is `shangluo run --rekey`."""
+    fingerprint, recorded = key_fingerprint(settings.pii_key()), recorded_fingerprint(con)
+    if recorded is None:
+        record_fingerprint(con, fingerprint, now)
+    elif recorded != fingerprint:
+        raise AnotherKey("SHANGLUO_PII_KEY与建立数据仓库时的假名密钥不同：本次运行未改动数据仓库；若确要更换密钥，请运行 "
+                         "`shangluo run --rekey` / SHANGLUO_PII_KEY is not the pseudonym key the warehouse was built "
+                         "with: this run changed nothing; to change the key, run `shangluo run --rekey`")
 
 
 @dataclass
@@ -90,6 +106,7 @@ class WarehouseResource(dg.ConfigurableResource):
             con.execute("begin transaction")
             self._con, self._failed, self._started, self._owned, self._open = con, False, datetime.now(), True, True
             ensure_schema(con)
+            _same_key(con, settings, self._started)
             yield self
             if self._open:      # the last step commits (`commit`); what is left here is a failure's
                 con.execute("rollback")
@@ -115,8 +132,11 @@ class WarehouseResource(dg.ConfigurableResource):
         and so the run.  (A commit in the resource's teardown would fail unseen: Dagster only logs
         a teardown's error and counts the run a success.)  Under `shangluo run` the command commits
         after its last period; after a failure, the teardown rolls back."""
-        if not (self._owned and self._open) or self._failed:
+        if not (self._owned and self._open):
             return
+        if self._failed:
+            raise CommitFailed("运行已撤销：一项阻断性检查未通过，本次运行的改动均未保存 / the run was rolled back: a "
+                               "blocking check failed; nothing of this run was stored")
         self._open = False
         try:
             with phase("write"):

@@ -18,6 +18,8 @@ from .assets import ALL_ASSETS, INVENTORY_KEY, selection
 from .landing_state import DIGEST_KEY, PREVIOUS_DIGEST_KEY
 from .options import period_partitions, run_config
 
+COMMITTED_TAG = "shangluo/committed"     # set by `shangluo run` on its periods' runs once it has committed them
+
 build_period = dg.define_asset_job(
     "build_period", selection=ALL_ASSETS, partitions_def=period_partitions,
     description="从接收目录到发布数字，一个报告期 / landing to published figures, for one period")
@@ -35,7 +37,10 @@ def already_built(instance: dg.DagsterInstance, period: str, run: PeriodRun) -> 
     if took != (run.files, run.previous):
         return False
     done = instance.get_run_by_id(records[0].run_id)
-    return done is not None and done.status == dg.DagsterRunStatus.SUCCESS
+    if done is None or done.status != dg.DagsterRunStatus.SUCCESS:
+        return False
+    # a `shangluo run` commits after its last period: its runs count once the command has committed
+    return done.tags.get("shangluo/trigger") != "cli" or done.tags.get(COMMITTED_TAG) == "true"
 
 
 def sensor_interval() -> int:

@@ -208,6 +208,23 @@ def test_a_failed_commit_fails_a_run_that_dagster_starts(tmp_path):
                      "and county_code = '611024'") == [(88888,)]
 
 
+def test_a_run_that_dagster_starts_refuses_another_pseudonym_key(built, tmp_path):
+    wh = built["warehouse"]
+    before = state(wh)
+    (tmp_path / "instance").mkdir()
+    env = {**built["env"], "SHANGLUO_PII_KEY": "another-key"}
+    proc = subprocess.run([sys.executable, "-c", DAGSTER_RUN, str(tmp_path / "instance")], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert "RUN_STATUS FAILURE" in proc.stdout and "not the pseudonym key" in proc.stderr, proc.stdout + proc.stderr
+    assert state(wh) == before
+
+
+def test_a_period_outside_the_partitions_is_a_clear_refusal(built):
+    proc = shangluo("run", "--period", "2099", env=built["env"], check=False)
+    assert proc.returncode == 2 and "2099" in proc.stdout and "outside" in proc.stdout, proc.stdout + proc.stderr
+    no_traceback(proc)
+
+
 # ------------------------------------------------------------------ 3, 4, 5, 10: files that are not files
 
 def _raw_deflate_member(name: str, data: bytes) -> tuple[bytes, bytes, int, int]:
