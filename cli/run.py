@@ -102,6 +102,7 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
              "`shangluo run --rekey` (every version is read again with the new key)")
         return EXIT_USAGE
     rekey = recorded not in (None, fingerprint)
+    held = None
     try:
         with held_transaction(con) as held:
             runs: list = []
@@ -110,10 +111,10 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
             if not failed:
                 record_fingerprint(con, fingerprint, held.started)
     except BaseException:
-        _rollback(con)
+        _rollback(con, held)
         raise
     if failed:
-        _rollback(con)
+        _rollback(con, held)
         _say("运行失败：本次运行所有报告期的改动均已撤销，数据仓库未改变 / the run failed: the changes of every "
              "period of this run were rolled back; the warehouse is unchanged")
         return EXIT_HARD
@@ -121,10 +122,11 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
         with phase("write"):
             con.execute("commit")
     except duckdb.Error as exc:
-        _rollback(con)
+        _rollback(con, held)
         _say(f"提交失败：本次运行的改动均未保存，数据仓库未改变 / the commit failed: nothing of this run was stored; "
              f"the warehouse is unchanged ({str(exc).splitlines()[0]})")
         return EXIT_HARD
+    held.settle(committed=True)      # the report files in place, now that their figures are stored
     from pipelines.sensors import COMMITTED_TAG
     for instance, run_id in runs:      # the sensor counts a CLI run as built only once it is committed
         instance.add_run_tags(run_id, {COMMITTED_TAG: "true"})
@@ -151,12 +153,14 @@ def _not_rekeyed(con) -> bool:
     return bool(stale)
 
 
-def _rollback(con):
+def _rollback(con, held=None):
     import duckdb
     try:
         con.execute("rollback")
     except duckdb.Error:      # a failed commit or statement has already ended the transaction
         pass
+    if held is not None:
+        held.settle(committed=False)      # the report files of figures that were not stored
 
 
 def _run_periods(settings: Settings, periods: list[str], args, con, force: bool, runs: list) -> int:

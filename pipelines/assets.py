@@ -11,12 +11,17 @@ checks are partitioned by period like their assets; each can be executed alone (
 warehouse, builds nothing).  The run's options come from the resource `options` (pipelines/options.py).
 """
 
+import os
+import shutil
+import uuid
 from dataclasses import asdict
+from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
 
 from publish.report import build as build_report
+from publish.report import report_files
 from publish.report import write as write_report
 from schemas.catalogue import RETURNS
 from schemas.core import AREAS, COUNTIES
@@ -272,13 +277,26 @@ def _reconciliation(rep) -> dg.AssetCheckResult:
 
 
 def _publication(period: str, con, warehouse: WarehouseResource, force: bool) -> dg.MaterializeResult:
+    reports = Path(warehouse.settings.reports)
+    paths = report_files(reports, period)
+    for target in paths:
+        if target.exists() and not target.is_file():
+            raise IsADirectoryError(f"报告文件无法放置 / the report file cannot be put in place: {target} is not a file")
+    pending = reports / f".pending-{uuid.uuid4().hex}"       # in place once the run's changes are committed
+    warehouse.after_commit(lambda: _put_in_place(written, paths), lambda: shutil.rmtree(pending, ignore_errors=True))
     with phase("report"):
-        rep, paths = write_report(con, period, warehouse.settings.reports)
+        rep, written = write_report(con, period, pending)
     return dg.MaterializeResult(asset_key=PUBLICATION_KEY,
                                 metadata={"files": md_table(["文件 file"], [[p.name] for p in paths]),
                                           "folder": dg.MetadataValue.path(str(paths[0].parent)),
                                           "revisions_against_vintage": len(rep.revisions)},
                                 check_results=[_reconciliation(rep)])
+
+
+def _put_in_place(written: list[Path], paths: list[Path]):
+    for source, target in zip(written, paths):
+        os.replace(source, target)
+    written[0].parent.rmdir()
 
 
 # a check executed alone: what it reads, without building its asset

@@ -12,6 +12,7 @@ rolled back otherwise.  The connection is opened only when a run starts: never a
 in a sensor.
 """
 
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +52,21 @@ class HeldTransaction:
     con: object
     started: datetime = field(default_factory=datetime.now)
     failed: bool = False
+    pending: list = field(default_factory=list)      # (publish, discard) of files, settled after the commit
+
+    def settle(self, committed: bool):
+        settle(self.pending, committed)
+
+
+def settle(pending: list, committed: bool):
+    """Files written beside the warehouse during a run (the report) are put in place once its
+    changes are committed, and dropped when they are not: they never show uncommitted figures."""
+    for publish, discard in pending:
+        try:
+            (publish if committed else discard)()
+        except OSError as exc:       # the warehouse is committed either way: say so, do not undo it
+            print(f"报告文件未能放置 / a report file could not be put in place: {exc}", file=sys.stderr)
+    pending.clear()
 
 
 _HELD: list[HeldTransaction] = []
@@ -79,6 +95,7 @@ class WarehouseResource(dg.ConfigurableResource):
     _failed = PrivateAttr(default=False)
     _owned = PrivateAttr(default=False)      # this run's own transaction (not a `shangluo run`'s)
     _open = PrivateAttr(default=False)       # its transaction is open
+    _pending = PrivateAttr(default=None)     # (publish, discard) of files written by the run
     _started = PrivateAttr(default=None)
 
     @property
@@ -94,6 +111,7 @@ class WarehouseResource(dg.ConfigurableResource):
         if _HELD:
             held = _HELD[-1]
             self._con, self._failed, self._started, self._owned = held.con, False, held.started, False
+            self._pending = held.pending
             try:
                 yield self
             finally:
@@ -105,6 +123,7 @@ class WarehouseResource(dg.ConfigurableResource):
         try:
             con.execute("begin transaction")
             self._con, self._failed, self._started, self._owned, self._open = con, False, datetime.now(), True, True
+            self._pending = []
             ensure_schema(con)
             _same_key(con, settings, self._started)
             yield self
@@ -115,6 +134,7 @@ class WarehouseResource(dg.ConfigurableResource):
                 con.execute("rollback")
             raise
         finally:
+            settle(self._pending, committed=False)      # what was committed has been settled already
             self._con, self._open = None, False
             con.close()
 
@@ -141,10 +161,16 @@ class WarehouseResource(dg.ConfigurableResource):
         try:
             with phase("write"):
                 self._con.execute("commit")
+            settle(self._pending, committed=True)
         except Exception as exc:
             self._failed = True
             raise CommitFailed(f"提交失败：本次运行的改动均未保存，数据仓库未改变 / the commit failed: nothing of this run "
                                f"was stored; the warehouse is unchanged ({str(exc).splitlines()[0]})") from exc
+
+    def after_commit(self, publish, discard):
+        """`publish()` once the run's changes are committed (by the run, or by `shangluo run` after
+        its last period), `discard()` if they are not."""
+        self._pending.append((publish, discard))
 
     def fail(self):
         """Roll the whole run back at its end (a blocking check found a defect)."""

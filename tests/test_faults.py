@@ -515,6 +515,7 @@ def test_a_failure_in_the_second_period_leaves_every_period_unchanged_and_says_s
     wh = tmp_path / "warehouse.duckdb"
     shangluo("run", env=env)
     before, files = state(wh), wh.read_bytes()
+    report_2021 = (tmp_path / "reports" / "report-2021.md").read_bytes()
     _touch_employment(landing, "2021", "70002")
     _touch_employment(landing, "2022", "80002")
     (tmp_path / "reports" / "report-2022.md").unlink()
@@ -525,6 +526,8 @@ def test_a_failure_in_the_second_period_leaves_every_period_unchanged_and_says_s
     assert "2022" in proc.stdout and "step failed" in proc.stdout
     no_traceback(proc)
     assert state(wh) == before and wh.read_bytes() == files
+    assert (tmp_path / "reports" / "report-2021.md").read_bytes() == report_2021     # no report of figures not stored
+    assert not list((tmp_path / "reports").glob(".pending-*"))
     (tmp_path / "reports" / "report-2022.md").rmdir()
     shangluo("run", env=env)
     after = state(wh)
