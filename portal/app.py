@@ -127,6 +127,14 @@ def county_of(request: Request) -> str:
     return county
 
 
+def own_county(request: Request) -> tuple[str, str, dict]:
+    """The county, period and user of a page that only the county's own clerk may use."""
+    county, user = county_of(request), request.state.user
+    if user["county"] != county:
+        raise HTTPException(404, "没有这个页面 / not found")
+    return county, period_of(request), user
+
+
 def scratch() -> Path:
     """A folder for one download, removed once it is sent (`download`)."""
     return Path(tempfile.mkdtemp(prefix="shangluo-portal-"))
@@ -260,10 +268,7 @@ async def county_feedback(request: Request):
 @page(role="clerk")
 async def explain(request: Request):
     """Explanations (说明) of the warnings the pipeline found, written as the county's 说明.csv."""
-    county, period = county_of(request), period_of(request)
-    user = request.state.user
-    if user["county"] != county:
-        raise HTTPException(403, "只有本县区填报员可以填写说明 / only the county's clerk explains its warnings")
+    county, period, user = own_county(request)
     form = request.state.form
     answers = []
     for i in range(int(form.get("count", "0") or 0)):
@@ -283,10 +288,7 @@ async def explain(request: Request):
 
 @page(role="clerk")
 async def upload(request: Request):
-    county, period = county_of(request), period_of(request)
-    user = request.state.user
-    if user["county"] != county:
-        raise HTTPException(404, "没有这个页面 / not found")
+    county, period, user = own_county(request)
     form = request.state.form
     up = form.get("file")
     chosen = str(form.get("return_id") or "") or None

@@ -138,14 +138,19 @@ def test_sql_reports_a_corrupt_warehouse_and_a_closed_pipe_quietly(built, tmp_pa
 
 # ------------------------------------------------------------------ 1: a failed commit
 
-def test_a_failed_commit_is_a_failed_run_and_the_warehouse_is_as_before(tmp_path):
+def warehouse_in_its_own_folder(tmp_path: Path):
+    """A built warehouse alone in a folder (whose mode can then deny its write-ahead log)."""
     landing = small_landing(tmp_path)
     home = tmp_path / "wh"
     home.mkdir()
     env = cli_env(tmp_path, landing, SHANGLUO_WAREHOUSE=str(home / "warehouse.duckdb"))
     shangluo("run", env=env)
     wh = home / "warehouse.duckdb"
-    before, files = state(wh), wh.read_bytes()
+    return landing, home, env, wh, state(wh), wh.read_bytes()
+
+
+def test_a_failed_commit_is_a_failed_run_and_the_warehouse_is_as_before(tmp_path):
+    landing, home, env, wh, before, files = warehouse_in_its_own_folder(tmp_path)
     _touch_employment(landing, "2021", "77777")
     _touch_employment(landing, "2022", "88888")
     home.chmod(0o555)            # the warehouse file stays writable; its write-ahead log cannot be created
@@ -184,13 +189,7 @@ DAGSTER_RUN = textwrap.dedent("""
 def test_a_failed_commit_fails_a_run_that_dagster_starts(tmp_path):
     """A run started by Dagster (the sensor, the schedule, the UI) commits in its last step: a commit
     that fails fails that step and the run, which Dagster then records as failed."""
-    landing = small_landing(tmp_path)
-    home = tmp_path / "wh"
-    home.mkdir()
-    env = cli_env(tmp_path, landing, SHANGLUO_WAREHOUSE=str(home / "warehouse.duckdb"))
-    shangluo("run", env=env)
-    wh = home / "warehouse.duckdb"
-    before, files = state(wh), wh.read_bytes()
+    landing, home, env, wh, before, files = warehouse_in_its_own_folder(tmp_path)
     _touch_employment(landing, "2022", "88888")
     (tmp_path / "instance").mkdir()
     script = [sys.executable, "-c", DAGSTER_RUN, str(tmp_path / "instance")]
