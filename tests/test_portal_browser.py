@@ -76,13 +76,27 @@ def browser():
     driver.quit()
 
 
+def click_through(driver, element):
+    """Click an element that loads a new page, and return once that page has replaced the old one:
+    without the wait, a lookup right after the click can find the old page's element (the login
+    page has an h1 too) and read it after it is gone (StaleElementReferenceException)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    wait = WebDriverWait(driver, 30)
+    wait.until(expected_conditions.staleness_of(old))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def sign_in(driver, url: str, name: str):
     from selenium.webdriver.common.by import By
     driver.delete_all_cookies()
     driver.get(url + "/login")
     driver.find_element(By.NAME, "name").send_keys(name)
     driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "sign-in").click()
+    click_through(driver, driver.find_element(By.ID, "sign-in"))
 
 
 def test_the_clerks_journey_and_the_analysts(served, browser):
@@ -92,7 +106,7 @@ def test_the_clerks_journey_and_the_analysts(served, browser):
     assert "洛南县（611021）2022年报表" in d.find_element(By.TAG_NAME, "h1").text
 
     d.find_element(By.ID, "file").send_keys(str(served["files"] / "bad" / T3))
-    d.find_element(By.ID, "upload").click()
+    click_through(d, d.find_element(By.ID, "upload"))
     assert "1 个强制性错误" in d.find_element(By.ID, "summary").text
     hard = d.find_element(By.CSS_SELECTOR, "table.violations tr.hard").text
     assert "强制性" in hard and "临时救助人次" in hard and "-5" in hard and "临时救助人次不能小于0" in hard
@@ -101,11 +115,11 @@ def test_the_clerks_journey_and_the_analysts(served, browser):
 
     d.get(url + "/")
     d.find_element(By.ID, "file").send_keys(str(served["files"] / "fixed" / T3))
-    d.find_element(By.ID, "upload").click()
+    click_through(d, d.find_element(By.ID, "upload"))
     assert "1 个核实性警告" in d.find_element(By.ID, "summary").text
     d.find_element(By.NAME, "e0").send_keys("2022年低保资金按万元填报，经核实无误")
     d.save_screenshot(str(SHOTS / "2-clerk-warning-explained.png"))
-    d.find_element(By.ID, "submit").click()
+    click_through(d, d.find_element(By.ID, "submit"))
     assert "等待流水线处理" in d.find_element(By.CSS_SELECTOR, "tr.sent-row .decision").text
     assert (served["landing"] / PERIOD / COUNTY / T3).read_bytes() == FIXED
 
@@ -125,12 +139,12 @@ def test_the_clerks_journey_and_the_analysts(served, browser):
     assert cell.text.startswith("已采用")
     assert d.find_element(By.ID, "cell-611022-social_assistance").get_attribute("class") == "missing"
     d.save_screenshot(str(SHOTS / "4-analyst-matrix.png"))
-    cell.find_element(By.TAG_NAME, "a").click()
+    click_through(d, cell.find_element(By.TAG_NAME, "a"))
     assert "洛南县 2022年 表3 兜底保障" in d.find_element(By.TAG_NAME, "h1").text
     assert "已采用" in d.find_element(By.ID, "state").text
     assert T3 in d.find_element(By.CSS_SELECTOR, "table.history").text
     d.find_element(By.ID, "comment").send_keys("临时救助资金每人次偏高，请核实后重报")
-    d.find_element(By.ID, "send-back").click()
+    click_through(d, d.find_element(By.ID, "send-back"))
     assert "退回 临时救助资金每人次偏高，请核实后重报" in d.find_element(By.CSS_SELECTOR, "ul.reviews").text
     d.save_screenshot(str(SHOTS / "5-analyst-sent-back.png"))
 
