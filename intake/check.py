@@ -2,8 +2,10 @@
 
 A large regular CSV file of a many-row return is checked in DuckDB (`schemas.bulk`; its rows stay
 there as a temporary table); anything else is read (`schemas.read`) and checked with Pandera
-(`schemas.validate`).  Both give a `schemas.findings.Checked`.
+(`schemas.validate`).  Both give a `schemas.findings.Checked`.  The small returns of several
+counties are typed together (`check_entries`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,10 +17,13 @@ from intake.landing import Entry
 from schemas.bulk import check_bulk, eligible
 from schemas.core import Context, Return
 from schemas.findings import Checked
-from schemas.read import Part, locate
-from schemas.validate import check
+from schemas.messages import Unusable
+from schemas.read import Located, Part, locate
+from schemas.validate import check, check_many
 from shangluo.config import cutoff
 from shangluo.timing import phase as timed
+
+BATCH_BYTES = 2**20    # a larger file is checked alone, when its turn comes: memory stays bounded by one file
 
 
 def check_part(part: Part, ctx: Context, key: bytes, con=None, phase=None) -> Checked:
@@ -41,3 +46,26 @@ def check_entry(landing: Path, entry: Entry, ret: Return, key: bytes, con: duckd
     """Check the file or sheet of a landing scan's entry, in the run's timing phases."""
     return check_part(Part(landing / entry.source, ret, entry.sheet),
                       Context(entry.period, entry.county_code, cutoff(entry.period)), key, con, timed)
+
+
+def check_entries(landing: Path, entries: list[Entry], ret: Return, key: bytes) -> list[Checked | Exception | None]:
+    """Check the small files among several entries of one return, typed in one statement: per entry
+    its `Checked`, the `Unusable` or `OSError` that made it unreadable (the others go on), or None
+    for a file larger than BATCH_BYTES, left to `check_entry` (one file's rows in memory at a time)."""
+    out: list = [None] * len(entries)
+    small: list[tuple[int, Located, Context]] = []
+    for n, entry in enumerate(entries):
+        part = Part(landing / entry.source, ret, entry.sheet)
+        try:
+            if part.path.stat().st_size > BATCH_BYTES:
+                continue
+            with timed("read"):
+                loc = locate(part.grid(), ret)
+        except (Unusable, OSError) as exc:
+            out[n] = exc
+            continue
+        small.append((n, loc, Context(entry.period, entry.county_code, cutoff(entry.period))))
+    with timed("validate"):
+        for (n, _, _), checked in zip(small, check_many([(loc, ctx) for _, loc, ctx in small], key)):
+            out[n] = checked
+    return out

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from intake.check import check_entry
+from intake.check import check_entries, check_entry
 from intake.landing import Entry
 from schemas.core import AREAS, HARD, Return
 from schemas.findings import Checked
@@ -134,9 +134,10 @@ class Ledger:
                 ) -> dict[str, Outcome]:
         """`entries`: this return's parts and unusable files in landing for `period` (all counties in scope).
 
-        1. per county, each file or sheet present becomes a version (parsed only when new); a new
-           version that passes its checks goes into staging at once, beside the version in force,
-           so no county's rows are held in memory past its own check;
+        1. per county, each file or sheet present becomes a version (parsed only when new: the small
+           files of all counties are typed together, a large one alone); a new version that passes
+           its checks goes into staging at once, beside the version in force, so no large file's
+           rows are held in memory past its own check;
         2. the city-wide set rules run in SQL over staging: the new candidates against what stays in force;
         3. per county, the version in force is decided and staging keeps only its rows.
         """
@@ -149,27 +150,43 @@ class Ledger:
         pending = {c for c, in self.con.execute(
             "select distinct county_code from landing.submissions where period = ? and return_id = ? "
             "and status in ('accepted', 'rejected')", [period, ret.return_id]).fetchall() if c in counties}
-        plans = {county: self._versions(ret, period, county, by_county.get(county, []), force)
+        # the versions known by their file; the others are read and checked, all counties' together
+        known = {(e.source, e.sheet): None if force else self._known_version(e) for e in entries}
+        fresh = [e for e in entries if known[(e.source, e.sheet)] is None and e.kind != "unusable"]
+        results = dict(zip([(e.source, e.sheet) for e in fresh],
+                           check_entries(self.landing, fresh, ret, self.key)))
+        plans = {county: self._versions(ret, county, by_county.get(county, []), known, results)
                  for county in sorted(counties | set(by_county) | pending)}
         if ret.key and not ret.key_within_county:
             self._city_unique(ret, period, plans, in_force)
         return {county: self._decide(ret, period, plan, in_force.get(county), force) for county, plan in plans.items()}
 
-    def _versions(self, ret: Return, period: str, county: str, entries: list[Entry], force: bool) -> "Plan":
+    def _check_alone(self, entry: Entry, ret: Return) -> Checked | Unusable | OSError:
+        try:
+            return check_entry(self.landing, entry, ret, self.key, self.con)
+        except (Unusable, OSError) as exc:
+            return exc
+
+    def _known_version(self, entry: Entry) -> str | None:
+        """The version a file unchanged since it was last read holds (None: read it)."""
+        sid = self._cached(entry)
+        if sid is not None and self._only_city_conflicts(sid):
+            return None                      # rejected only for another county's rows: look again
+        return sid
+
+    def _versions(self, ret: Return, county: str, entries: list[Entry], known: dict, results: dict) -> "Plan":
         plan = Plan(county)
         for entry in entries:
-            sid = None if force else self._cached(entry)
-            if sid is not None and self._only_city_conflicts(sid):
-                sid = None                      # rejected only for another county's rows: look again
+            sid = known[(entry.source, entry.sheet)]
             if sid is None:
-                checked = None
-                if entry.kind != "unusable":
-                    try:
-                        checked = check_entry(self.landing, entry, ret, self.key, self.con)
-                    except (Unusable, OSError) as exc:      # found only when read: unusable, the rest goes on
-                        zh, en = (exc.zh, exc.en) if isinstance(exc, Unusable) else (
-                            f"无法读取该文件：{exc.strerror}", f"the file cannot be read: {exc.strerror}")
-                        entry = replace(entry, kind="unusable", message_zh=zh, message_en=en)
+                checked = results.get((entry.source, entry.sheet))
+                if checked is None and entry.kind != "unusable":      # a large file: checked alone, now
+                    checked = self._check_alone(entry, ret)
+                if isinstance(checked, (Unusable, OSError)):      # found only when read: unusable, the rest goes on
+                    exc = checked
+                    zh, en = (exc.zh, exc.en) if isinstance(exc, Unusable) else (
+                        f"无法读取该文件：{exc.strerror}", f"the file cannot be read: {exc.strerror}")
+                    entry, checked = replace(entry, kind="unusable", message_zh=zh, message_en=en), None
                 if checked is None:
                     finding = Finding(0, "", "", "file.unusable", HARD, entry.message_zh, entry.message_en)
                     sid = self._record(entry, ret, entry.file_sha256 or hashlib.sha256(entry.source.encode()).hexdigest(),

@@ -37,10 +37,14 @@ _local = threading.local()
 
 
 @contextmanager
-def scratch():
+def scratch(setup: str | None = None):
     """A reused in-memory connection of this thread for small queries (a new database costs some
-    12 ms); what a caller registers it must unregister."""
+    12 ms); what a caller registers it must unregister.  `setup` (macros, say) runs once per connection."""
     con = getattr(_local, "con", None)
     if con is None:
         con = _local.con = connect()
+        _local.setups = set()
+    if setup is not None and setup not in _local.setups:
+        con.execute(setup)
+        _local.setups.add(setup)
     yield con

@@ -19,7 +19,7 @@ from . import engine
 from .core import HARD, NUMERIC_KINDS, SOFT, Context, Return
 from .findings import Checked, layout_of, shape_digest, total_findings, version_hash
 from .messages import Finding, mask_id
-from .normalise import normalise
+from .normalise import normalise_many
 from .read import Located
 from .rules import (ARROW_TYPES, KIND_WORDS, RuleInfo, id_in_text_info, required_info, rule_catalogue, type_info,
                     unique_info)
@@ -122,14 +122,35 @@ def _set_findings(finder: _Finder, frame: pd.DataFrame, ret: Return):
 
 
 def check(loc: Located, ctx: Context, key: bytes) -> Checked:
+    return check_many([(loc, ctx)], key)[0]
+
+
+def check_many(items: list[tuple[Located, Context]], key: bytes) -> list[Checked]:
+    """Located submissions of one return, checked as `check` checks each, typed in one DuckDB
+    statement per set of columns and units (a statement costs some 10 ms however few its rows)."""
+    groups: dict[tuple, list[int]] = {}
+    for n, (loc, _) in enumerate(items):
+        groups.setdefault((loc.ret.return_id, tuple(loc.columns), tuple(sorted(loc.scale.items()))), []).append(n)
+    typed: dict[int, pyarrow.Table] = {}
+    for members in groups.values():
+        loc = items[members[0]][0]
+        tables = normalise_many(loc.ret, [_with_total(items[n][0]) for n in members], key, loc.scale)
+        typed.update(zip(members, tables))
+    return [_check_typed(loc, ctx, typed[n]) for n, (loc, ctx) in enumerate(items)]
+
+
+def _with_total(loc: Located) -> dict:
+    """The raw columns, the 合计 row last (typed together with the rows, then set apart)."""
+    if loc.total is None:
+        return dict(loc.columns)
+    return {n: pyarrow.chunked_array(v.chunks + [pyarrow.array([loc.total.get(n)], pyarrow.string())], pyarrow.string())
+            for n, v in loc.columns.items()}
+
+
+def _check_typed(loc: Located, ctx: Context, typed: pyarrow.Table) -> Checked:
     ret = loc.ret
     finder = _Finder(loc, ret)
     finder.out.extend(loc.findings)
-    columns = dict(loc.columns)
-    if loc.total is not None:                              # typed together with the rows, then set apart
-        columns = {n: pyarrow.chunked_array(v.chunks + [pyarrow.array([loc.total.get(n)], pyarrow.string())],
-                                            pyarrow.string()) for n, v in columns.items()}
-    typed = normalise(ret, columns, key, loc.scale)
     if loc.total is not None:
         total_t, typed = typed.slice(typed.num_rows - 1), typed.slice(0, typed.num_rows - 1)
     frame_all = typed.to_pandas(types_mapper=pd.ArrowDtype)
