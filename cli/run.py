@@ -32,9 +32,10 @@ def project_home() -> str:
     home = Path(os.environ.get("SHANGLUO_DAGSTER_STATE") or ROOT / ".dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((ROOT / "dagster.yaml").read_text(encoding="utf-8"))
-    for key in ("storage", "local_artifact_storage", "compute_logs"):
+    for key in ("local_artifact_storage", "compute_logs"):
         config.pop(key, None)
-    text = "# from the repository's dagster.yaml (written by shangluo; storage: the defaults here)\n" + \
+    config["storage"]["custom"]["config"]["base_dir"] = str(home)
+    text = "# from the repository's dagster.yaml (written by shangluo; storage, artifacts and logs: here)\n" + \
         yaml.safe_dump(config, sort_keys=True)
     target = home / "dagster.yaml"
     if not target.exists() or target.read_text(encoding="utf-8") != text:
