@@ -1,7 +1,8 @@
 -- The floor: plain DuckDB SQL over the same 表1 CSV files the pipeline reads. It types the values,
 -- applies the same rules of 表1 (the same rule ids, hard and soft), rejects a county's file on any
 -- hard violation, and computes the monitoring section for the 7 counties and the city from the
--- files that are accepted. Variables: files (a glob of the county files), cutoff (DATE).
+-- files that are accepted, and stores the accepted rows, ID numbers hashed with a key, in a table of
+-- the database file. Variables: files (a glob of the county files), cutoff (DATE), key (VARCHAR).
 create or replace temp table raw as
 select regexp_extract(filename, '/(\d{6})/[^/]*$', 1) as folder_county,
        "户编号" as household_id, "户主身份证号" as head_id_number, "县区代码" as county_code, "乡镇" as township,
@@ -59,10 +60,17 @@ select folder_county, rule_id, severity, count(*) as n from (
               (select folder_county, row_number() over (partition by folder_county, household_id) as k from r) where k > 1
 ) group by all;
 
--- a county's file with any hard violation is rejected; the section reads the accepted ones
+-- a county's file with any hard violation is rejected; the accepted rows are stored, the ID number
+-- as a keyed SHA-256, and the section reads them
+create or replace table households as
+select folder_county, household_id, sha256(getvariable('key') || head_id_number) as head_id_hash, county_code,
+       township, village, household_size, monitoring_type, main_risk, enrolled_on, risk_eliminated, eliminated_on,
+       returned_to_poverty
+from typed where folder_county not in (select folder_county from violations where severity = 'hard');
+
 create or replace temp table monitoring as
 with accepted as (
-    select * from typed where folder_county not in (select folder_county from violations where severity = 'hard')
+    select * from households
 ), areas(area_code, county_code) as (
     select folder_county, folder_county from (select distinct folder_county from raw)
     union all select '611000', folder_county from (select distinct folder_county from raw)

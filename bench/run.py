@@ -2,11 +2,18 @@
 
     python bench/run.py [--sizes 10000,1000000,10000000] [--repeat 3] [--json bench/results.json]
 
+The bundled sample (sample/landing: 2 periods, 19 thousand households in 140 small workbooks and
+CSV files), median of `repeat`:
+  imports      `python -c "import dagster, duckdb, pandas, pandera.pandas, pyarrow"`: the start-up
+               any program on these dependencies pays
+  fresh        `shangluo run` on a fresh warehouse and a fresh Dagster instance
+  unchanged    `shangluo run` again, nothing having changed
 For each size it generates (once, under bench/data/) a landing whose 表1 has that many households
 as CSV, with 3 broken rows in 柞水县 so that rules fire, then measures, median of `repeat`:
   run          `shangluo run --period 2022` on a fresh warehouse
-  floor        bench/floor.sql: the same CSV files, the same 表1 rules, the monitoring section, with
-               the same DuckDB settings (and, for reference, once more with DuckDB's own memory limit)
+  floor        bench/floor.sql on DuckDB's default settings: the same CSV files, the same 表1 rules,
+               the accepted rows stored with hashed ID numbers in a database file, the monitoring
+               section (and, for reference, once more with the pipeline's DuckDB settings)
   incremental  `shangluo run` again after one county's 表1 changed
   validate     `shangluo validate` on one county's 表1
 wall time, peak memory (max RSS of the process; the pipeline runs in one process), the ratio to
@@ -14,7 +21,7 @@ the floor and the incremental run's share of the full run (medians of the ratios
 whose two runs follow each other: the machine's speed drifts between repeats), per-phase times
 of the run (scan, read, validate, write, aggregate, report; on the bulk path reading and checking
 are one DuckDB statement, counted under validate), and whether the floor's rule counts equal the
-pipeline's.
+pipeline's.  `goals` compares them with issue 17's targets.
 """
 from __future__ import annotations
 
@@ -33,6 +40,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
 PERIOD, COUNTY = "2022", "611024"
+IMPORTS = "import dagster, duckdb, pandas, pandera.pandas, pyarrow"
 
 
 def measure(cmd: list[str], env: dict, ok=(0,)) -> tuple[float, float, int]:
@@ -81,7 +89,7 @@ def pipeline_counts(warehouse: Path) -> list:
 def bench_size(size: int, repeat: int) -> dict:
     landing = landing_for(size)
     work = DATA / str(size) / "work"
-    results = {k: [] for k in ("run", "floor", "floor_duckdb_defaults", "incremental", "validate")}
+    results = {k: [] for k in ("run", "floor", "floor_product_settings", "incremental", "validate")}
     phases, same = [], []
     for _ in range(repeat):
         shutil.rmtree(work, ignore_errors=True)
@@ -98,9 +106,9 @@ def bench_size(size: int, repeat: int) -> dict:
         results["floor"].append(measure([sys.executable, str(ROOT / "bench" / "floor.py"), str(copy), PERIOD,
                                          str(work / "floor.json")], env)[:2])
         floor = json.loads((work / "floor.json").read_text())
-        results["floor_duckdb_defaults"].append(measure(      # for reference: the floor with DuckDB's own limit
-            [sys.executable, str(ROOT / "bench" / "floor.py"), str(copy), PERIOD, str(work / "floor-defaults.json")],
-            {**env, "SHANGLUO_DUCKDB_MEMORY_LIMIT": "default"})[:2])
+        results["floor_product_settings"].append(measure(      # for reference: the pipeline's DuckDB settings
+            [sys.executable, str(ROOT / "bench" / "floor.py"), str(copy), PERIOD, str(work / "floor-product.json"),
+             "--product-settings"], env)[:2])
         same.append(sorted(map(list, pipeline_counts(work / "wh.duckdb"))) == sorted(map(list, floor["rules"])))
         touch_county(copy)
         results["incremental"].append(measure([*cli, "run", "--period", PERIOD], env)[:2])
@@ -124,29 +132,83 @@ def bench_size(size: int, repeat: int) -> dict:
             "floor_threads": floor["threads"], "floor_memory_limit": floor["memory_limit"], "repeat": repeat}
 
 
+def bench_sample(repeat: int) -> dict:
+    """The bundled sample: a fresh run and a run with nothing changed, against the dependencies' import."""
+    work = DATA / "sample"
+    results = {k: [] for k in ("imports", "fresh", "unchanged")}
+    for _ in range(repeat):
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        env = {**os.environ, "SHANGLUO_LANDING": str(ROOT / "sample" / "landing"),
+               "SHANGLUO_WAREHOUSE": str(work / "wh.duckdb"), "SHANGLUO_DAGSTER_STATE": str(work / "dagster"),
+               "SHANGLUO_REPORTS": str(work / "reports")}
+        env.pop("DAGSTER_HOME", None)
+        results["imports"].append(measure([sys.executable, "-c", IMPORTS], env)[:2])
+        results["fresh"].append(measure([sys.executable, "-m", "cli.main", "run"], env)[:2])
+        results["unchanged"].append(measure([sys.executable, "-m", "cli.main", "run"], env)[:2])
+    fresh = [f[0] / i[0] for f, i in zip(results["fresh"], results["imports"])]
+    unchanged = [u[0] / i[0] for u, i in zip(results["unchanged"], results["imports"])]
+    return {**{f"{k}_seconds": round(statistics.median(w for w, _ in v), 2) for k, v in results.items()},
+            **{f"{k}_peak_mb": round(max(m for _, m in v)) for k, v in results.items()},
+            "fresh_to_imports": round(statistics.median(fresh), 2),
+            "unchanged_to_imports": round(statistics.median(unchanged), 2),
+            "samples": {**{f"{k}_seconds": [round(w, 2) for w, _ in v] for k, v in results.items()},
+                        "fresh_to_imports": [round(x, 2) for x in fresh],
+                        "unchanged_to_imports": [round(x, 2) for x in unchanged]},
+            "repeat": repeat}
+
+
+def goals(sample: dict | None, rows: list[dict]) -> dict:
+    """Issue 17's targets, each with what was measured and whether it is met."""
+    out = {}
+    if sample:
+        out["sample_fresh_to_imports"] = {"target": 3.0, "measured": sample["fresh_to_imports"]}
+        out["sample_unchanged_to_imports"] = {"target": 1.5, "measured": sample["unchanged_to_imports"]}
+    by = {r["households"]: r for r in rows}
+    for size, target in ((1_000_000, 2.0), (10_000_000, 1.3)):
+        if size in by:
+            out[f"ratio_to_floor_{size}"] = {"target": target, "measured": by[size]["ratio_to_floor"]}
+    if rows:
+        out["peak_mb"] = {"target": 2048, "measured": max(r["run_peak_mb"] for r in rows)}
+    if 1_000_000 in by and 10_000_000 in by:
+        out["growth_1m_to_10m"] = {"target": 11.0, "measured": round(
+            by[10_000_000]["run_seconds"] / by[1_000_000]["run_seconds"], 2)}
+    for g in out.values():
+        g["met"] = g["measured"] < g["target"] if g["target"] == 2048 else g["measured"] <= g["target"]
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="10000,1000000,10000000")
+    ap.add_argument("--sizes", default="10000,1000000,10000000", help="household counts, comma-separated ('' for none)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-sample", action="store_true", help="leave out the bundled sample")
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
     ap.add_argument("--data", type=Path, default=ROOT / "bench" / "data",
                     help="where generated landings and work folders go")
     args = ap.parse_args(argv)
     global DATA
     DATA = args.data
-    rows = [bench_size(int(s), args.repeat) for s in args.sizes.split(",")]
-    head = ("households", "run s", "floor s", "ratio", "run MB", "floor MB", "floor s (DuckDB defaults)", "incr. s",
+    sample = None if args.no_sample else bench_sample(args.repeat)
+    if sample:
+        print(f"sample: imports {sample['imports_seconds']} s, fresh run {sample['fresh_seconds']} s "
+              f"({sample['fresh_to_imports']}x), nothing changed {sample['unchanged_seconds']} s "
+              f"({sample['unchanged_to_imports']}x)")
+    rows = [bench_size(int(s), args.repeat) for s in args.sizes.split(",") if s]
+    head = ("households", "run s", "floor s", "ratio", "run MB", "floor MB", "floor s (product settings)", "incr. s",
             "incr./run", "validate s", "read", "validate", "write", "aggregate", "rules = floor")
     print(" | ".join(head))
     for r in rows:
         p = r["phases_seconds"]
         print(" | ".join(str(x) for x in (r["households"], r["run_seconds"], r["floor_seconds"], r["ratio_to_floor"],
-                                          r["run_peak_mb"], r["floor_peak_mb"], r["floor_duckdb_defaults_seconds"],
+                                          r["run_peak_mb"], r["floor_peak_mb"], r["floor_product_settings_seconds"],
                                           r["incremental_seconds"], r["incremental_share_of_run"], r["validate_seconds"], p["read"],
                                           p["validate"], p["write"], p["aggregate"], r["rule_counts_equal_floor"])))
+    result = {"sample": sample, "sizes": rows, "goals": goals(sample, rows)}
+    for name, g in result["goals"].items():
+        print(f"goal {name}: {g['measured']} (target {g['target']}): {'met' if g['met'] else 'NOT met'}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(rows, indent=1))
-    print(json.dumps(rows))
+    args.json.write_text(json.dumps(result, indent=1))
     return 0 if all(r["rule_counts_equal_floor"] for r in rows) else 1
 
 

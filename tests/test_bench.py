@@ -10,11 +10,13 @@ from .conftest import ROOT
 def test_benchmark_smoke_at_ten_thousand_households(tmp_path):
     out = tmp_path / "results.json"
     proc = subprocess.run([sys.executable, "bench/run.py", "--sizes", "10000", "--repeat", "1", "--json", str(out),
-                           "--data", str(tmp_path / "data")], cwd=ROOT, capture_output=True, text=True, timeout=900)
+                           "--data", str(tmp_path / "data"), "--no-sample"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (row,) = json.loads(out.read_text())
+    result = json.loads(out.read_text())
+    (row,) = result["sizes"]
+    assert result["sample"] is None and set(result["goals"]) == {"peak_mb"}
     assert row["households"] == 10000 and row["rule_counts_equal_floor"] is True
     assert {"run_seconds", "floor_seconds", "ratio_to_floor", "run_peak_mb", "incremental_seconds",
-            "validate_seconds"} <= set(row)
+            "validate_seconds", "floor_product_settings_seconds"} <= set(row)
     assert set(row["phases_seconds"]) == {"scan", "read", "validate", "write", "aggregate", "report"}
     assert "households | run s | floor s" in proc.stdout
