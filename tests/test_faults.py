@@ -463,14 +463,15 @@ def test_a_kill_at_any_moment_leaves_every_period_old_or_every_period_new(tmp_pa
     old = state(wh)
     _touch_employment(landing, "2021", "70001")
     _touch_employment(landing, "2022", "80001")
+    started = time.monotonic()
     shangluo("run", "--force", env=env)
+    took = time.monotonic() - started
     new = state(wh)
     assert old["2021"] != new["2021"] and old["2022"] != new["2022"]
     # kill on seeing each line the run prints (the second period's first line is where, with one
-    # commit per period, the first period was already committed), and at times in between
-    # (the third line is the summary's first, printed after the commit)
-    points = [("line", 1), ("line", 2), ("line", 3), ("seconds", 3.0), ("seconds", 8.0), ("seconds", 14.0),
-              ("seconds", 20.0), ("seconds", 26.0)]
+    # commit per period, the first period was already committed), and at moments spread over the
+    # time such a run takes (the third line is the summary's first, printed after the commit)
+    points = [("line", 1), ("line", 2), ("line", 3), *(("seconds", took * f) for f in (0.15, 0.35, 0.55, 0.75, 0.95))]
     outcomes = []
     for how, at in points:
         shutil.copy(old_copy, wh)
