@@ -2,8 +2,8 @@
 
 A province's or the country's 表1 holds millions of rows a county.  A regular CSV file of a
 many-row return above SHANGLUO_BULK_BYTES (default 8 MB, some 50 thousand households) is
-streamed by pyarrow, batch by batch, into one DuckDB statement that sets apart total, subtotal and
-footer rows (`read.row_kind_sql`), types the values (`normalise.select_sql`), turns ID numbers into
+streamed by pyarrow, batch by batch, into one DuckDB statement that sets apart the plain data rows
+(`read.plain_data_sql`; the few others are told total, subtotal or footer by `read.row_kinds`), types the values (`normalise.select_sql`), turns ID numbers into
 pseudonyms and evaluates every rule of the catalogue in its SQL form: the same catalogue Pandera
 runs on every other file, and tests/test_rules.py shows that both paths give the same findings.
 The rows wait in a temporary table of the checking connection, ID numbers only as pseudonyms,

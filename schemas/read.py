@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import io
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -296,8 +298,8 @@ def max_unpacked_bytes() -> int:
 
 
 def _check_zip(path: Path):
-    """A workbook is a zip archive: refuse it, before openpyxl reads a byte of it, when a member
-    would unpack to more than the limit or is compressed suspiciously well (a zip bomb)."""
+    """A workbook is a zip archive: refuse it, before openpyxl or calamine reads a byte of it, when a
+    member would unpack to more than the limit or is compressed suspiciously well (a zip bomb)."""
     if not zipfile.is_zipfile(path):
         raise Unusable("文件扩展名为.xlsx，但不是Excel工作簿", "the file is named .xlsx but is not an Excel workbook")
     limit = max_unpacked_bytes()
@@ -333,19 +335,21 @@ def xlsx_sheet_names(path: Path) -> list[str]:
 
 
 def _has_formulas(path: Path) -> bool:
-    """Whether any sheet holds a formula, each sheet streamed (never unpacked whole)."""
+    """Whether any sheet holds a formula, each sheet streamed (never unpacked whole); only for a sheet
+    that `scan_sheet` cannot settle alone."""
     with zipfile.ZipFile(path) as z:
         for name in z.namelist():
             if name.startswith("xl/worksheets/"):
                 with z.open(name) as fh:
                     tail = b""
                     for block in iter(lambda: fh.read(1 << 20), b""):
-                        if re.search(rb"<f[ >/]", tail + block):
+                        if _FORMULA.search(tail + block):
                             return True
                         tail = block[-3:]
     return False
 
 
+_FORMULA = re.compile(rb"<f[ >/]")
 _CELL_REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
 
 
@@ -358,43 +362,238 @@ def _cell_ref(ref: str) -> tuple[int, int]:
     return int(digits), col - 1
 
 
-def merged_ranges(path: Path, sheet: str) -> list[tuple[int, int, int, int]]:
-    """The merged cells of one sheet, (first row, first column, last row, last column), rows from 1
-    and columns from 0, read from the sheet's XML (openpyxl's read-only mode does not give them)."""
-    with zipfile.ZipFile(path) as z:
-        names = set(z.namelist())
-        book = z.read("xl/workbook.xml").decode("utf-8", "replace")
-        rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace") if "xl/_rels/workbook.xml.rels" in names else ""
-        rid = None
-        for m in re.finditer(r"<(?:\w+:)?sheet\b[^>]*>", book):
-            tag = m.group(0)
-            name = re.search(r'\bname="([^"]*)"', tag)
-            if name and _xml_text(name.group(1)) == sheet:
-                rid = re.search(r'\br:id="([^"]*)"|\bid="([^"]*)"', tag)
-                rid = rid and (rid.group(1) or rid.group(2))
-                break
-        target = None
-        for m in re.finditer(r"<Relationship\b[^>]*>", rels):
-            if rid and re.search(rf'\bId="{re.escape(rid)}"', m.group(0)):
-                target = re.search(r'\bTarget="([^"]*)"', m.group(0)).group(1)
-        if target is None:
-            return []
-        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        if member not in names:
-            return []
-        out, tail = [], b""
-        with z.open(member) as fh:          # streamed: the sheet's XML can be large; merges come at its end
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                text = tail + chunk
-                last = 0
-                for m in _MERGE.finditer(text):
-                    out.append((*_cell_ref(m.group(1).decode()), *_cell_ref(m.group(2).decode())))
-                    last = m.end()
-                tail = text[max(last, len(text) - 256):]
-    return out
+def _sheet_member(z: zipfile.ZipFile, sheet: str) -> tuple[str | None, bool, list[str]]:
+    """The zip member holding a sheet (None when not found this simple way), whether the workbook
+    counts its dates from 1904, and the members its shared-strings relationships name."""
+    names = set(z.namelist())
+    book = z.read("xl/workbook.xml").decode("utf-8", "replace")
+    rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace") if "xl/_rels/workbook.xml.rels" in names else ""
+    date1904 = re.search(r'\bdate1904="(?!0"|false")', book) is not None
+    rid = None
+    for m in re.finditer(r"<(?:\w+:)?sheet\b[^>]*>", book):
+        tag = m.group(0)
+        name = re.search(r'\bname="([^"]*)"', tag)
+        if name and _xml_text(name.group(1)) == sheet:
+            rid = re.search(r'\br:id="([^"]*)"|\bid="([^"]*)"', tag)
+            rid = rid and (rid.group(1) or rid.group(2))
+            break
+    target, shared = None, []
+    for m in re.finditer(r"<Relationship\b[^>]*>", rels):
+        if rid and re.search(rf'\bId="{re.escape(rid)}"', m.group(0)):
+            target = re.search(r'\bTarget="([^"]*)"', m.group(0)).group(1)
+        if re.search(r'\bType="[^"]*/sharedStrings"', m.group(0)):
+            found = re.search(r'\bTarget="([^"]*)"', m.group(0))
+            shared.append(found.group(1) if found else "")
+    shared = [t.lstrip("/") if t.startswith("/") else f"xl/{t}" for t in shared]
+    if target is None:
+        return None, date1904, shared
+    member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return (member if member in names else None), date1904, shared
+
+
+@dataclass
+class SheetXml:
+    """What one streamed pass over a sheet's XML tells: its merged cells, whether it holds formulas,
+    its `<dimension>` and last row (the shape openpyxl gives it), and why, if so, calamine cannot be
+    trusted to read its cells as openpyxl does (`unlike`: None when it can)."""
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    formulas: bool = False          # an element <f as `_has_formulas` finds it
+    unsure_formulas: bool = False   # <x:f or <f followed by a tab or line break: `_has_formulas` decides
+    dimension: tuple[int, int] | None = None    # (last row, last column) of <dimension ref>
+    last_row: int = 0               # the r of the last <row>
+    unlike: str | None = None
+    dated: dict[tuple[int, int], str | None] = field(default_factory=dict)   # (row, column index) -> text
 
 
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*\bref="([A-Z]{1,3}[0-9]{1,7}):([A-Z]{1,3}[0-9]{1,7})"')
+_ANY_FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")
+_ROW_TAG = re.compile(rb"<row[\s/>]")
+_ROW_R = re.compile(rb'<row\s[^>]*?\br="([0-9]+)"')
+_DIMENSION = re.compile(rb'<dimension\b[^>]*\bref="([^"]*)"')
+# cells calamine would read otherwise than openpyxl (or where the two might differ)
+_PREFIXED = re.compile(rb"<[\w.-]+:worksheet\b")
+_NO_REF = re.compile(rb'<c(?=[\s/>])(?![^>]*\br=")')
+_OTHER_TYPE = re.compile(rb'<c\s[^>]*\bt="(?!(?:s|n|b|inlineStr)")')
+_SINGLE_QUOTED = re.compile(rb"<(?:c|row)\s[^>]*='")
+_WS = (b" ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c")          # what \s matches in bytes
+_TRIMMED_T = rb'<t(?:\s(?![^>]*\bxml:space="preserve")[^>]*)?>'     # a <t> whose edge spaces calamine trims
+_TEXT_UNLIKE = re.compile(   # strings calamine may read otherwise: escapes, phonetics, CR, and spaces at an edge
+    rb"_x[0-9A-Fa-f]{4}_|x005F_|<rPh\b|\r|"         # of a text or a run without xml:space="preserve" (a text
+    + _TRIMMED_T + rb"\s+[^\s<]|" + _TRIMMED_T + rb"[^<]*[^\s<]\s+</t>|"      # of spaces only is empty either way)
+    + _TRIMMED_T + rb"\s+</t>\s*</r>")
+_TEXT_LITERALS = (b"_x", b"x005F_", b"<rPh", b"\r", b"\x0b", b"\x0c") + tuple(b"<t>" + w for w in _WS[:3]) + tuple(
+    w + b"</t>" for w in _WS[:3])
+_LAST_START = re.compile(rb"<[A-Za-z][^<]*\Z")
+
+
+def scan_sheet(z: zipfile.ZipFile, member: str, styles: tuple[set[int], set[int]] = (set(), set())) -> SheetXml:
+    """One streamed pass over a sheet's XML, in blocks cut before a cell (or at least before a `<`: no
+    tag is ever split).  `styles`: the cell styles openpyxl reads as dates, and as durations
+    (`date_styles`); a number in such a cell is turned into text here, as openpyxl turns it."""
+    out = SheetXml()
+    dates, durations = styles
+    ids = b"|".join(str(i).encode() for i in sorted(dates))
+    styled = (re.compile(rb'<c\s([^>]*\bs="0*(' + ids + rb')"[^>]*)>'),     # any cell of a date style,
+              re.compile(rb'<c r="([A-Z]{1,3}[0-9]{1,7})" s="0*(' + ids + rb')"(?: t="n")?>(?:<v>([^<&]*)</v>)?</c>'),
+              [b's="0'] + [b's="%d"' % i for i in sorted(dates)]) \
+        if dates else None      # one as openpyxl and Excel write it, and what a cell of one holds
+    rows, before_data, carry = [], True, b""
+    with z.open(member) as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            text = carry + chunk
+            cut = text.rfind(b"<c ")          # before a cell, else before a start tag: a <t>…</t> is never cut
+            if cut <= 0:
+                last = _LAST_START.search(text)
+                cut = last.start() if last else 0
+            if cut <= 0:
+                carry = text
+                continue
+            text, carry = text[:cut], text[cut:]
+            _scan_block(out, text, styled, durations, rows, before_data)
+            before_data = before_data and b"<sheetData" not in text
+        _scan_block(out, carry, styled, durations, rows, before_data)
+    if out.unlike is None and out.dimension is None:
+        out.unlike = "no <dimension>"    # (no <sheetData> either)
+    if rows:
+        r = np.array(rows, dtype=np.int64)
+        out.last_row = int(r[-1])
+        if out.unlike is None and len(r) > 1 and not (np.diff(r) > 0).all():
+            out.unlike = "rows out of order"
+    return out
+
+
+def _scan_block(out: SheetXml, text: bytes, styled, durations: set[int], rows: list, before_data: bool):
+    """One block: each regular expression only where a plain search of its literal part finds one
+    (a regular expression over every cell costs some 40 ms a MB, the searches a few)."""
+    if b"mergeCell" in text:
+        for m in _MERGE.finditer(text):
+            out.merges.append((*_cell_ref(m.group(1).decode()), *_cell_ref(m.group(2).decode())))
+    if not out.formulas and (b"<f>" in text or b"<f " in text or b"<f/" in text):
+        out.formulas = True
+    elif not out.formulas and not out.unsure_formulas and (b":f" in text or b"<f" in text) and _ANY_FORMULA.search(text):
+        out.unsure_formulas = True
+    found = _ROW_R.findall(text)
+    if out.unlike is None and len(found) != len(_ROW_TAG.findall(text)):
+        out.unlike = "a row without a number"
+    rows.extend(int(r) for r in found)
+    if before_data and out.dimension is None:
+        head, data = (text.split(b"<sheetData", 1) + [None])[:2]
+        m = _DIMENSION.search(head)
+        if m:
+            from openpyxl.utils.cell import range_boundaries
+            try:
+                _, _, max_col, max_row = range_boundaries(m.group(1).decode("utf-8", "replace"))
+            except ValueError:
+                max_col = max_row = None
+            if max_col and max_row:
+                out.dimension = (max_row, max_col)
+            else:
+                out.unlike = out.unlike or "a <dimension> of whole rows or columns"
+        elif data is not None:
+            out.unlike = out.unlike or "no <dimension>"
+    if out.unlike is not None:
+        return
+    if before_data and _PREFIXED.search(text):
+        out.unlike = "prefixed element names"
+        return
+    if text.count(b"<c") != text.count(b'<c r="') and _NO_REF.search(text):     # (<col, <cfRule… as well)
+        out.unlike = "a cell without a reference"
+        return
+    if text.count(b' t="') != sum(text.count(b' t="' + t + b'"') for t in (b"s", b"n", b"b", b"inlineStr")) \
+            and _OTHER_TYPE.search(text):
+        out.unlike = "an error, date or formula string cell"
+        return
+    if b"='" in text and _SINGLE_QUOTED.search(text):
+        out.unlike = "attributes in single quotes"
+        return
+    if styled is not None and any(lit in text for lit in styled[2]):
+        plain = styled[1].findall(text)
+        if len(plain) == len(styled[0].findall(text)):
+            for ref, style, raw in plain:
+                if not _dated_value(out, ref, int(style), raw, durations):
+                    out.unlike = "a date cell whose number is no number"
+                    return
+        else:
+            for m in styled[0].finditer(text):
+                if not _dated(out, m, text, durations):
+                    out.unlike = "a cell styled as a date or time, not as openpyxl writes it"
+                    return
+    if _text_unlike(text):
+        out.unlike = "an inline string calamine may read otherwise"
+
+
+def _text_unlike(text: bytes) -> bool:
+    """Whether XML holds a string calamine may read otherwise than openpyxl (`_TEXT_UNLIKE`)."""
+    return (any(lit in text for lit in _TEXT_LITERALS) or text.count(b"<t ") != text.count(b'<t xml:space="preserve"')) \
+        and _TEXT_UNLIKE.search(text) is not None
+
+
+_DATED_VALUE = re.compile(rb"\s*(?:<v>([^<&]*)</v>|<v\s*/>)?\s*</c>")
+_ATTR_R = re.compile(rb'\br="([A-Z]{1,3}[0-9]{1,7})"')
+_ATTR_T = re.compile(rb'\bt="([^"]*)"')
+
+
+def _dated(out: SheetXml, m: re.Match, text: bytes, durations: set[int]) -> bool:
+    """A cell styled as a date, written any way; False when not written the plain way."""
+    attrs, style = m.group(1), int(m.group(2))
+    ref, kind = _ATTR_R.search(attrs), _ATTR_T.search(attrs)
+    if ref is None or (kind is not None and kind.group(1) != b"n"):
+        return ref is not None          # text or a boolean: openpyxl does not take it for a date
+    if attrs.endswith(b"/"):
+        return _dated_value(out, ref.group(1), style, b"", durations)
+    v = _DATED_VALUE.match(text, m.end())
+    return v is not None and _dated_value(out, ref.group(1), style, v.group(1) or b"", durations)
+
+
+def _dated_value(out: SheetXml, ref: bytes, style: int, raw: bytes, durations: set[int]) -> bool:
+    """The number of a cell styled as a date as the text openpyxl gives it (its reader: `_cast_number`,
+    `from_excel` from 1900, #VALUE! when out of range); False when it is no number (openpyxl fails)."""
+    row, col = _cell_ref(ref.decode())
+    key = (raw, style in durations)
+    text = _DATED_TEXT.get(key, False)
+    if text is False:
+        from openpyxl.utils.datetime import from_excel
+        from openpyxl.worksheet._reader import _cast_number
+        if not raw:
+            text = None
+        else:
+            try:
+                value = _cast_number(raw.decode("ascii"))
+            except (ValueError, UnicodeDecodeError):
+                return False
+            try:
+                text = cell_text(from_excel(value, timedelta=key[1]))
+            except (OverflowError, ValueError):
+                text = "#VALUE!"
+        if len(_DATED_TEXT) > 100_000:
+            _DATED_TEXT.clear()
+        _DATED_TEXT[key] = text
+    out.dated[row, col] = text
+    return True
+
+
+_DATED_TEXT: dict[tuple[bytes, bool], str | None] = {}
+
+
+def date_styles(z: zipfile.ZipFile) -> tuple[set[int], set[int]]:
+    """The cell styles openpyxl reads as dates or times, and as durations (its own test, on the
+    workbook's styles; the last few workbooks' remembered, by their styles' bytes)."""
+    from openpyxl.styles.stylesheet import Stylesheet
+    from openpyxl.xml.functions import fromstring
+    try:
+        src = z.read("xl/styles.xml")
+    except KeyError:
+        return set(), set()
+    if src not in _DATE_STYLES:
+        sheet = Stylesheet.from_tree(fromstring(src))
+        if len(_DATE_STYLES) > 16:
+            _DATE_STYLES.clear()
+        _DATE_STYLES[src] = ((set(sheet.date_formats), set(sheet.timedelta_formats)) if sheet.cell_styles
+                             else (set(), set()))
+    return _DATE_STYLES[src]
+
+
+_DATE_STYLES: dict[bytes, tuple[set[int], set[int]]] = {}
 
 
 def _xml_text(s: str) -> str:
@@ -438,16 +637,19 @@ def read_xlsx_sheet(path: Path, sheet: str) -> Grid:
 
 
 def _read_xlsx_sheet(path: Path, sheet: str) -> Grid:
-    import openpyxl
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        ws = wb[sheet]
-        cells = [[cell_text(v) for v in row] for row in ws.iter_rows(min_row=1, values_only=True)]
-    finally:
-        wb.close()
-    filled = fill_merged(cells, merged_ranges(path, sheet))
+    """The cells by python-calamine (fast) when nothing in the workbook makes it read them otherwise than
+    openpyxl, else by openpyxl (as always); merged ranges and formulas from one pass over the sheet's XML."""
+    xml, member, why = _plan(path, sheet)
+    cells = _calamine_cells(path, sheet, xml) if why is None else None
+    if cells is None:
+        cells = _openpyxl_cells(path, sheet)
+    filled = fill_merged(cells, xml.merges if xml else [])
     uncached = set()
-    if _has_formulas(path):
+    # formulas anywhere in the workbook's sheets, as always: only this sheet's can leave a cell of it
+    # without a value, so its own settle it when it lies where `_has_formulas` looks
+    sure = xml is not None and not xml.unsure_formulas and member.startswith("xl/worksheets/")
+    if (xml.formulas if sure else _has_formulas(path)):
+        import openpyxl
         wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
         try:
             for r, row in enumerate(wb[sheet].iter_rows(min_row=1, values_only=True), start=1):
@@ -459,6 +661,72 @@ def _read_xlsx_sheet(path: Path, sheet: str) -> Grid:
     grid = Grid.from_rows(cells, list(range(1, len(cells) + 1)), uncached)
     grid.filled = filled
     return grid
+
+
+def _plan(path: Path, sheet: str) -> tuple[SheetXml | None, str | None, str | None]:
+    """The sheet's XML scanned, its zip member, and why openpyxl (not calamine) reads its cells (None:
+    calamine may, cell by cell still checked by `_calamine_cells`)."""
+    with zipfile.ZipFile(path) as z:
+        member, date1904, shared = _sheet_member(z, sheet)
+        if member is None:
+            return None, None, "the sheet is not where the workbook's relationships say"
+        xml = scan_sheet(z, member, date_styles(z))
+        why = xml.unlike or ("formulas" if xml.formulas else None) or ("dates from 1904" if date1904 else None)
+        for m in shared:
+            if why is None and (m not in z.namelist() or _text_unlike(z.read(m))):
+                why = "shared strings calamine may read otherwise"
+    return xml, member, why
+
+
+def _openpyxl_cells(path: Path, sheet: str) -> list[list[str | None]]:
+    import openpyxl
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        return [[cell_text(v) for v in row] for row in wb[sheet].iter_rows(min_row=1, values_only=True)]
+    finally:
+        wb.close()
+
+
+def _calamine_cells(path: Path, sheet: str, xml: SheetXml) -> list[list[str | None]] | None:
+    """The cells as `_openpyxl_cells` gives them (texts by `cell_text`, the shape of openpyxl's read-only
+    rows: the <dimension>'s width, and rows up to the last, or to the dimension's when rows go beyond
+    it), read by python-calamine; None when a cell is one calamine may read otherwise (a date or time,
+    text with spaces at an edge or a carriage return, a number that is no finite float)."""
+    from python_calamine import CalamineWorkbook
+    last_row, width = xml.dimension
+    n_rows = last_row if xml.last_row > last_row else xml.last_row
+    try:
+        with CalamineWorkbook.from_path(str(path)) as wb:
+            values = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False, nrows=n_rows) if n_rows else []
+    except Exception:  # noqa: BLE001 - openpyxl reads it, or says why not
+        return None
+    cells = []
+    dated = xml.dated
+    for r in range(n_rows):
+        row = [None] * width
+        for c, v in enumerate(values[r][:width] if r < len(values) else ()):
+            if dated and (r + 1, c) in dated:
+                continue
+            t = type(v)
+            if t is str:
+                if not v or v.isspace():
+                    continue
+                if v[0].isspace() or v[-1].isspace() or "\r" in v:
+                    return None
+                row[c] = v
+            elif t is float:
+                if not math.isfinite(v):
+                    return None
+                row[c] = _excel_number(v)
+            elif t is bool or t is int:
+                row[c] = cell_text(v)
+            else:
+                return None
+        cells.append(row)
+    for (r, c), text in dated.items():
+        if r <= n_rows and c < width:
+            cells[r - 1][c] = text
+    return cells
 
 
 def xls_sheet_names(path: Path) -> list[str]:
@@ -691,41 +959,66 @@ def plain_data_sql(width: int) -> str:
     return f"coalesce(left(c0, 1) between '0' and '9' and {no_mark}, false)"
 
 
-def row_kind_sql(width: int, source: str) -> str:
-    """`source` (cells c0..cN and `__row`) with `__kind`: blank, footer, total, subtotal or data,
-    from the first non-empty cell and the first three cells (squashed once, in an inner level)."""
-    if width == 0:
-        return f"select *, 'blank' as __kind from {source}"
-    first = "coalesce(" + ", ".join(f"nullif(trim(c{j}), '')" for j in range(width)) + ")"
-    words = lambda ws: ", ".join("'" + w + "'" for w in ws)  # noqa: E731
-    near = [f"__s{j}" for j in range(min(3, width) + 1)]     # the first cell, and the first 3 columns
-    squashed = ", ".join([f"{_sq(first)} as __s0"] + [f"{_sq(f'c{j}')} as __s{j + 1}" for j in range(min(3, width))])
-    footers = ", ".join(f"'{squash(p)}'" for p in FOOTER_PREFIXES)
-    return f"""
-        select * exclude ({', '.join(near)}), case
-            when {plain_data_sql(width)} then 'data'
-            when __s0 is null then 'blank'
-            when left(__s0, 1) between '0' and '9' and not ({' or '.join(f"{x} in ({words(TOTAL_WORDS + SUBTOTAL_WORDS)})" for x in near[1:])})
-                 then 'data'
-            when list_has_any([{footers}], [{', '.join(f"left(__s0, {n})" for n in sorted({len(squash(p)) for p in FOOTER_PREFIXES}))}])
-                 then 'footer'
-            when {' or '.join(f"{x} in ({words(TOTAL_WORDS)})" for x in near)} then 'total'
-            when {' or '.join(f"{x} in ({words(SUBTOTAL_WORDS)})" for x in near)} then 'subtotal'
-            else 'data' end as __kind
-        from (select *, {squashed} from {source})"""
+# what DuckDB's trim() removes, as `row_kinds` has always trimmed: the Unicode space separators (Zs)
+_TRIMMED = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+
+
+def _near_squash(values):
+    """A cell squashed for the total and footer words: no space, ideographic space or tab, half-width
+    brackets (no lower case: no total or footer word has a letter, and no letter lowers into one)."""
+    for ch in (" ", "\u3000", "\t"):
+        values = pc.replace_substring(values, ch, "")
+    return pc.replace_substring(pc.replace_substring(values, "（", "("), "）", ")")
+
+
+def _digit_first(values):
+    """True when the first character is 0-9; NULL for a NULL cell."""
+    return pc.match_substring_regex(values, "^[0-9]")
 
 
 def row_kinds(body: pa.Table) -> np.ndarray:
-    """The kind of every row below the header (see `row_kind_sql`), vectorised."""
-    if body.num_rows == 0:
+    """The kind of every row below the header, vectorised (pyarrow): `blank` (no cell but space),
+    `data` for a plain data row (`plain_data_sql`: a digit first and no total word near), else, from
+    the first non-empty cell and the first three cells, squashed: `data` for a digit first and no
+    total or subtotal word in the first three cells, `footer` (填表人…), `total` (合计…),
+    `subtotal` (小计) or `data`.  In the order of `__row`."""
+    n = body.num_rows
+    if n == 0:
         return np.array([], dtype=object)
-    with engine.scratch() as con:
-        con.register("body", body)
-        try:
-            return (con.sql(f"select __kind from ({row_kind_sql(body.num_columns - 1, 'body')}) order by __row")
-                    .to_arrow_table().column("__kind").to_numpy(zero_copy_only=False))
-        finally:
-            con.unregister("body")
+    width = body.num_columns - 1
+    if width == 0:
+        return np.full(n, "blank", dtype=object)
+    cols = [body.column(f"c{j}") for j in range(width)]
+    first = pc.coalesce(*[pc.if_else(pc.equal(t := pc.utf8_trim(c, _TRIMMED), ""), None, t) for c in cols])
+    near = [_near_squash(first)] + [_near_squash(c) for c in cols[:3]]   # the first cell, the first 3 columns
+    marked = [pc.match_substring(pc.fill_null(c, ""), _TOTAL_MARK) for c in cols[:3]]
+    plain = pc.fill_null(pc.and_kleene(_digit_first(cols[0]), pc.invert(functools.reduce(pc.or_kleene, marked))), False)
+
+    def any_in(arrays, words, kleene=False):
+        """Whether any of the cells is one of the words; with `kleene`, NULL (not false) when none is
+        and a cell is NULL, as SQL's `x in (...) or ...`."""
+        hits = []
+        for a in arrays:
+            hit = pc.is_in(a, value_set=pa.array(list(words), pa.string()))
+            hits.append(pc.if_else(pc.is_null(a), pa.scalar(None, pa.bool_()), hit) if kleene else hit)
+        return functools.reduce(pc.or_kleene, hits)
+
+    s0 = near[0]
+    digit_data = pc.and_kleene(_digit_first(s0), pc.invert(any_in(near[1:], TOTAL_WORDS + SUBTOTAL_WORDS, kleene=True)))
+    footers = sorted({squash(p) for p in FOOTER_PREFIXES})
+    footer = functools.reduce(pc.or_kleene, [pc.starts_with(s0, f) for f in footers])
+    true = lambda x: pc.fill_null(x, False).to_numpy(zero_copy_only=False)  # noqa: E731 - a CASE WHEN takes a NULL as false
+    kinds = np.full(n, "data", dtype=object)
+    undecided = ~true(plain)
+    for kind, cond in (("blank", pc.is_null(s0)), ("data", digit_data), ("footer", footer),
+                       ("total", any_in(near, TOTAL_WORDS)), ("subtotal", any_in(near, SUBTOTAL_WORDS))):
+        hit = undecided & true(cond)
+        kinds[hit] = kind
+        undecided &= ~hit
+    rows = body.column("__row").to_numpy()
+    if n > 1 and not (np.diff(rows) > 0).all():
+        kinds = kinds[np.argsort(rows, kind="stable")]
+    return kinds
 
 
 def locate(grid: Grid, ret: Return) -> Located:
