@@ -113,12 +113,27 @@ def version_hash(con, relation: str, ret: Return, shape: str = "") -> str:
     (their count, and the sum and xor of 64-bit row hashes, in DuckDB) and `shape` (`shape_digest`:
     headers, units, 合计 and 小计 rows): a re-saved or re-sorted file is the same version, any changed
     value, total, header or unit a new one.  Both paths give the same digest."""
-    names = [f.stored_name for f in ret.stored_fields]
-    types = [f.sql_type for f in ret.stored_fields]
-    cols = ", ".join(f'"{c}"' for c in names)
-    n, total, xor = con.sql(f"select count(*), coalesce(sum(hash({cols})::hugeint), 0), "
-                            f"coalesce(bit_xor(hash({cols})), 0) from {relation}").fetchall()[0]
-    h = hashlib.sha256("|".join(f"{c}:{t}" for c, t in zip(names, types)).encode())
+    n, total, xor = con.sql(f"select count(*), {_ROW_DIGEST.format(cols=_stored_cols(ret))} from {relation}").fetchall()[0]
+    return _version_digest(ret, n, total, xor, shape)
+
+
+def version_hashes(con, relation: str, ret: Return, shapes: list[str]) -> list[str]:
+    """`version_hash` of several submissions in one query: `relation` holds their stored rows and
+    `__f`, the submission's position in `shapes`."""
+    found = {f: (n, total, xor) for f, n, total, xor in con.sql(
+        f"select __f, count(*), {_ROW_DIGEST.format(cols=_stored_cols(ret))} from {relation} group by __f").fetchall()}
+    return [_version_digest(ret, *found.get(f, (0, 0, 0)), shape) for f, shape in enumerate(shapes)]
+
+
+_ROW_DIGEST = "coalesce(sum(hash({cols})::hugeint), 0), coalesce(bit_xor(hash({cols})), 0)"
+
+
+def _stored_cols(ret: Return) -> str:
+    return ", ".join(f'"{f.stored_name}"' for f in ret.stored_fields)
+
+
+def _version_digest(ret: Return, n: int, total: int, xor: int, shape: str) -> str:
+    h = hashlib.sha256("|".join(f"{f.stored_name}:{f.sql_type}" for f in ret.stored_fields).encode())
     h.update(f"{n}|{total}|{xor}".encode())
     h.update(shape.encode())
     return h.hexdigest()

@@ -1,6 +1,6 @@
 """Checking one located submission: parse flags, Pandera models (hard and soft), set rules, 合计.
 
-`pandera_schema(ret, ctx, severity)` is the Pandera model of a return for one tier, generated
+`pandera_schema(ret, ctx, severity)` is the Pandera model of a return for one tier or both, generated
 from the rule catalogue (`schemas.rules`); `check(located, ctx, key)` runs everything a single
 county's return can be checked for and returns the typed rows, the findings (one per offending row
 and column) and the version hash of the normalised content (`schemas.findings`).
@@ -17,7 +17,7 @@ import pyarrow
 from .checks import passes
 from . import engine
 from .core import HARD, NUMERIC_KINDS, SOFT, Context, Return
-from .findings import Checked, layout_of, shape_digest, total_findings, version_hash
+from .findings import Checked, layout_of, shape_digest, total_findings, version_hashes
 from .messages import Finding, mask_id
 from .normalise import normalise_many
 from .read import Located
@@ -25,12 +25,12 @@ from .rules import (ARROW_TYPES, KIND_WORDS, RuleInfo, id_in_text_info, required
                     unique_info)
 
 
-def pandera_schema(ret: Return, ctx: Context, severity: str) -> pa.DataFrameSchema:
-    """The Pandera model of `ret` for one tier (hard or soft), from its declaration."""
+def pandera_schema(ret: Return, ctx: Context, severity: str | None = None) -> pa.DataFrameSchema:
+    """The Pandera model of `ret` for one tier (hard or soft), or for both (None), from its declaration."""
     columns = {f.name: pa.Column(pd.ArrowDtype(ARROW_TYPES[f.kind]), nullable=True, checks=[]) for f in ret.fields}
     frame_checks = []
     for rule in rule_catalogue(ret, ctx):
-        if rule.info.severity != severity:
+        if severity is not None and rule.info.severity != severity:
             continue
         if rule.row_rule:
             frame_checks.append(pa.Check(lambda df, fn=rule.check: passes(fn(df, ctx)), name=rule.info.rule_id,
@@ -38,7 +38,7 @@ def pandera_schema(ret: Return, ctx: Context, severity: str) -> pa.DataFrameSche
         else:
             columns[rule.info.columns[0]].checks.append(
                 pa.Check(lambda s, fn=rule.check: passes(fn(s)), name=rule.info.rule_id, ignore_na=False))
-    return pa.DataFrameSchema(columns, checks=frame_checks, name=f"{ret.return_id}[{severity}]", coerce=False)
+    return pa.DataFrameSchema(columns, checks=frame_checks, name=f"{ret.return_id}[{severity or 'all'}]", coerce=False)
 
 
 class _Finder:
@@ -86,21 +86,24 @@ def _flag_findings(finder: _Finder, typed: pd.DataFrame, ret: Return):
 
 
 def _pandera_findings(finder: _Finder, frame: pd.DataFrame, ret: Return, ctx: Context):
+    """Both tiers in one validation (every check is an error to Pandera, so each failure is in
+    `failure_cases`; the tier is the rule's): the hard findings first, then the soft ones."""
     infos = {rule.info.rule_id: rule.info for rule in rule_catalogue(ret, ctx)}
-    for severity in (HARD, SOFT):
-        try:
-            pandera_schema(ret, ctx, severity).validate(frame, lazy=True)
-        except pa.errors.SchemaErrors as exc:
-            fc = exc.failure_cases
-            broken = fc[fc["index"].isna()]
-            if len(broken):   # a check that errors or a wrong dtype is a defect of ours, never a pass
-                raise RuntimeError(f"{ret.return_id}: Pandera could not run {sorted(set(broken['check'].astype(str)))}: "
-                                   f"{list(broken['failure_case'].astype(str))[:3]}") from exc
-            fc = fc[fc["check"].isin(infos.keys())].drop_duplicates(["check", "index"])
+    try:
+        pandera_schema(ret, ctx).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        broken = fc[fc["index"].isna()]
+        if len(broken):   # a check that errors or a wrong dtype is a defect of ours, never a pass
+            raise RuntimeError(f"{ret.return_id}: Pandera could not run {sorted(set(broken['check'].astype(str)))}: "
+                               f"{list(broken['failure_case'].astype(str))[:3]}") from exc
+        fc = fc[fc["check"].isin(infos.keys())].drop_duplicates(["check", "index"])
+        for severity in (HARD, SOFT):
             for rule_id, i in zip(fc["check"], fc["index"]):
                 info = infos[rule_id]
-                for name in info.columns:
-                    finder.add(name, int(i), info)
+                if info.severity == severity:
+                    for name in info.columns:
+                        finder.add(name, int(i), info)
 
 
 def _set_findings(finder: _Finder, frame: pd.DataFrame, ret: Return):
@@ -136,7 +139,21 @@ def check_many(items: list[tuple[Located, Context]], key: bytes) -> list[Checked
         loc = items[members[0]][0]
         tables = normalise_many(loc.ret, [_with_total(items[n][0]) for n in members], key, loc.scale)
         typed.update(zip(members, tables))
-    return [_check_typed(loc, ctx, typed[n]) for n, (loc, ctx) in enumerate(items)]
+    checked = [_check_typed(loc, ctx, typed[n]) for n, (loc, ctx) in enumerate(items)]
+    for members in groups.values():      # the version hashes, one query per return
+        stored = [checked[n].stored() for n in members]
+        batch = pyarrow.concat_tables(stored, promote_options="permissive").append_column(
+            "__f", pyarrow.array([f for f, t in enumerate(stored) for _ in range(t.num_rows)], pyarrow.int32()))
+        with engine.scratch() as con:
+            con.register("__stored", batch)
+            try:
+                hashes = version_hashes(con, "__stored", items[members[0]][0].ret,
+                                        [shape_digest(items[n][0]) for n in members])
+            finally:
+                con.unregister("__stored")
+        for n, h in zip(members, hashes):
+            checked[n].content_sha256 = h
+    return checked
 
 
 def _with_total(loc: Located) -> dict:
@@ -167,12 +184,5 @@ def _check_typed(loc: Located, ctx: Context, typed: pyarrow.Table) -> Checked:
         sums = {f.name: sum((Decimal(str(v)) for v in frame[f.name].dropna()), Decimal(0))
                 for f in ret.fields if f.kind in NUMERIC_KINDS}
         finder.out.extend(total_findings(loc, ret, written, sums))
-    checked = Checked(ret, finder.out, typed.num_rows, typed=typed, notes=list(loc.notes), source_rows=loc.source_rows,
-                      layout=layout_of(loc))
-    with engine.scratch() as con:
-        con.register("__stored", checked.stored())
-        try:
-            checked.content_sha256 = version_hash(con, "__stored", ret, shape_digest(loc))
-        finally:
-            con.unregister("__stored")
-    return checked
+    return Checked(ret, finder.out, typed.num_rows, typed=typed, notes=list(loc.notes), source_rows=loc.source_rows,
+                   layout=layout_of(loc))
