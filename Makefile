@@ -16,7 +16,7 @@ run: $(VENV)/.installed          ## build warehouse/shangluo.duckdb from the bun
 	$(BIN)/shangluo run
 
 test: $(VENV)/.installed         ## the test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 dev: $(VENV)/.installed          ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/shangluo dev

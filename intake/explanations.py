@@ -1,6 +1,6 @@
 """The counties' explanations (说明) as landing holds them: `说明.csv` or a sheet `说明` in the county
 folder, with columns 表号, 规则编号, 业务键, 说明.  Read here, from the files the landing scan listed
-in `landing.inventory`; the warehouse only applies the plain rows (`warehouse.quality`)."""
+in `landing.inventory`; `intake.cross` applies the plain rows to the open warnings."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -31,7 +31,7 @@ from shangluo.timing import phase
 from warehouse.db import insert_arrow
 from warehouse.figures import SECTION_LABELS, SECTIONS, section_reads
 from intake.ledger import Ledger, known_files
-from warehouse.quality import apply_explanations, refresh_cross_rules
+from intake.cross import apply_explanations, refresh_cross_rules
 from warehouse.report import (refresh_figures, refresh_section, refresh_status, section_inputs,
                               section_is_current)
 

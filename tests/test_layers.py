@@ -15,7 +15,7 @@ LAYERS = {   # layer: what it must import without
     "schemas": (*TOP, "publish", "intake", "warehouse"),
     "intake": (*TOP, "publish"),
     # the warehouse never reads landing and never runs a rule
-    "warehouse": (*TOP, "publish", "intake", "schemas.read", "schemas.validate", "schemas.bulk", "pandera"),
+    "warehouse": (*TOP, "publish", "intake", "schemas.read", "schemas.validate", "schemas.bulk", "schemas.cross", "pandera"),
     "publish": (*TOP, "intake"),
 }
 
