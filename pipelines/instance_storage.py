@@ -26,12 +26,13 @@ _lock = threading.Lock()
 
 
 def _engine(conn_string: str, **connect_args):
-    """The engine of one database file, its one connection kept between statements (an idle SQLite
-    connection holds no lock); the least recently used engine beyond KEEP is closed."""
+    """The engine of one database file, one connection kept between statements (an idle SQLite
+    connection holds no lock; those of threads at the same time are opened and closed as Dagster's
+    are); the least recently used engine beyond KEEP is closed."""
     with _lock:
         engine = _engines.pop(conn_string, None)
         if engine is None:
-            engine = create_engine(conn_string, poolclass=QueuePool, pool_size=1, max_overflow=8,
+            engine = create_engine(conn_string, poolclass=QueuePool, pool_size=1, max_overflow=-1,
                                    connect_args=connect_args)
             event.listen(engine, "connect", _relaxed_sync)
         _engines[conn_string] = engine
