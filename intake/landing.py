@@ -6,7 +6,8 @@ Only regular files under the landing root are opened: every path (period folder,
 file) is resolved, and a link that leads out of landing, a FIFO, a device or a socket is refused
 without being opened, as is a file we may not read; each is recorded as unusable.  A file whose
 size and modification time are what the last scan recorded is not read again (`known`): its
-entries are the recorded ones, as `git status` trusts an unchanged stat.
+entries are the recorded ones, as `git status` trusts an unchanged stat.  A file or sheet whose
+name holds an ID number is unusable, recorded under its name masked: nothing takes the number out.
 
 `changed_returns` answers, from the same stat alone, which returns a run must read again: those
 whose files were added, changed or removed since the last scan.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from schemas.catalogue import match_return
 from schemas.core import AREAS
-from schemas.messages import Unusable
+from schemas.messages import Unusable, mask_ids
 from schemas.read import NOT_REGULAR, is_system_file, parts_of
 
 READ_SUFFIXES = (".csv", ".xlsx", ".xls")
@@ -43,6 +44,8 @@ class Entry:
 
 
 LINK_OUT = ("链接指向接收目录之外，拒绝读取", "a link that leads out of the landing folder: refused")
+ID_IN_NAME = ("文件名或工作表名中含有身份证号：请改名后重新报送（身份证号只能出现在报表的单元格中）",
+              "the file or sheet name holds an ID number: rename it and send it again (ID numbers belong in cells only)")
 
 
 def refusal(root: Path, path: Path) -> tuple[str, str] | None:
@@ -97,7 +100,9 @@ def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int,
               known: dict[str, list[Entry]] | None = None) -> list[Entry]:
     rel = path.relative_to(root).as_posix()
     stem_ret = match_return(path.stem)
-    base = dict(period=period, county_code=county, source=rel, return_id=stem_ret.return_id if stem_ret else None)
+    base = dict(period=period, county_code=county, source=mask_ids(rel), return_id=stem_ret.return_id if stem_ret else None)
+    if base["source"] != rel:       # the name itself would carry an ID number out of landing
+        return [Entry(kind="unusable", message_zh=ID_IN_NAME[0], message_en=ID_IN_NAME[1], **base)]
     if is_system_file(path.name):
         return [Entry(kind="skipped", message_zh="系统或锁定文件，已跳过", message_en="system or lock file, skipped", **base)]
     if not inside(root, path):
@@ -126,6 +131,8 @@ def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int,
     except OSError as exc:
         return [Entry(kind="unusable", message_zh=f"无法读取该文件：{exc.strerror}",
                       message_en=f"the file cannot be read: {exc.strerror}", **meta, **base)]
+    if any(mask_ids(text) != text for text in [*notes, *(p.sheet or "" for p in parts)]):
+        return [Entry(kind="unusable", message_zh=ID_IN_NAME[0], message_en=ID_IN_NAME[1], **meta, **base)]
     out = [Entry(kind="skipped", message_zh=n.split(" / ")[0], message_en=n.split(" / ")[-1], **meta, **base) for n in notes]
     for part in parts:
         kind = "explanations" if part.ret is None else "part"
@@ -215,12 +222,13 @@ def changed_returns(root: Path, period: str, known: dict[str, list[Entry]], coun
     seen: set[str] = set()
     for county_dir, refused in _county_folders(root, period, county):
         for path in ([] if refused else _files(county_dir)):
-            rel = path.relative_to(root).as_posix()
+            raw = path.relative_to(root).as_posix()
+            rel = mask_ids(raw)            # as the scan records it
             seen.add(rel)
             before = known.get(rel)
             if is_system_file(path.name) or path.suffix.lower() not in READ_SUFFIXES:
                 continue
-            if refusal(root, path):        # never opened: it holds the return its name says, if any
+            if rel != raw or refusal(root, path):      # never opened: it holds the return its name says, if any
                 if not (before and all(e.kind == "unusable" for e in before)):
                     stem = match_return(path.stem)
                     out |= {stem.return_id} if stem else set()

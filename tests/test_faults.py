@@ -431,10 +431,17 @@ def test_id_numbers_are_masked_wherever_they_are_stored(tmp_path, bulk_bytes):
     name = rows[0].split(",").index("village_name")
     cells[name] = "东1村（联系人611024199001011234）"
     village.write_text("\n".join([rows[0], ",".join(cells), *rows[2:]]) + "\n", encoding="utf-8")
+    named = landing / "2022" / "611024" / "表3就业帮扶-联系人611024199001011234.csv"      # an ID in a file name
+    shutil.copy(landing / "2022" / "611024" / "employment.csv", named)
     env = cli_env(tmp_path, landing, **({"SHANGLUO_BULK_BYTES": bulk_bytes} if bulk_bytes else {}))
-    shangluo("run", env=env)
+    ran = shangluo("run", env=env)
+    assert not ID_SHAPE.search(ran.stdout + ran.stderr)
     wh = tmp_path / "warehouse.duckdb"
     assert query(wh, "select count(*) from quality.violations where return_id = 'monitoring_households'")[0][0] > 100
+    assert query(wh, "select source, message_en from landing.inventory where kind = 'unusable'") == [
+        ("2022/611024/表3就业帮扶-联系人6110**********1234.csv", "the file or sheet name holds an ID number: rename it "
+                                                            "and send it again (ID numbers belong in cells only)")]
+    assert query(wh, "select status from landing.submissions where source like '%表3就业帮扶%'") == [("rejected",)]
     columns = query(wh, "select schema_name, table_name, column_name from duckdb_columns() "
                         "where data_type = 'VARCHAR' and database_name = current_database() and not "
                         "regexp_matches(column_name, 'sha256|_hash$|_id$|digest|fingerprint')")
