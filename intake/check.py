@@ -51,14 +51,15 @@ def check_entry(landing: Path, entry: Entry, ret: Return, key: bytes, con: duckd
 def check_entries(landing: Path, entries: list[Entry], ret: Return, key: bytes) -> list[Checked | Exception | None]:
     """Check the small files among several entries of one return, typed in one statement: per entry
     its `Checked`, the `Unusable` or `OSError` that made it unreadable (the others go on), or None
-    for a file larger than BATCH_BYTES, left to `check_entry` (one file's rows in memory at a time)."""
+    for a file larger than BATCH_BYTES or one for the bulk path, left to `check_entry` (one file's
+    rows in memory at a time)."""
     out: list = [None] * len(entries)
     small: list[tuple[int, Located, Context]] = []
     for n, entry in enumerate(entries):
         part = Part(landing / entry.source, ret, entry.sheet)
         try:
-            if part.path.stat().st_size > BATCH_BYTES:
-                continue
+            if part.path.stat().st_size > BATCH_BYTES or eligible(part):
+                continue                 # checked alone: a large file, or one for the bulk path
             with timed("read"):
                 loc = locate(part.grid(), ret)
         except (Unusable, OSError) as exc:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat as stat_kind
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from schemas.catalogue import match_return
@@ -46,6 +48,25 @@ class Entry:
 LINK_OUT = ("链接指向接收目录之外，拒绝读取", "a link that leads out of the landing folder: refused")
 ID_IN_NAME = ("文件名或工作表名中含有身份证号：请改名后重新报送（身份证号只能出现在报表的单元格中）",
               "the file or sheet name holds an ID number: rename it and send it again (ID numbers belong in cells only)")
+
+
+def holds_id(text: str) -> bool:
+    """Whether `text` holds an ID number: 17 digits and a digit or X, or the old form of exactly 15
+    digits with a valid birth date (a timestamp such as 20221231093015123 is neither)."""
+    if re.search(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])", text):
+        return True
+    for m in re.finditer(r"(?<![0-9])[0-9]{15}(?![0-9])", text):
+        try:
+            date(1900 + int(m.group()[6:8]), int(m.group()[8:10]), int(m.group()[10:12]))
+            return True
+        except ValueError:
+            continue
+    return False
+
+
+def recorded_name(rel: str) -> str:
+    """A path as the ledger records it: masked where it holds an ID number (`holds_id`)."""
+    return mask_ids(rel) if holds_id(rel) else rel
 
 
 def refusal(root: Path, path: Path) -> tuple[str, str] | None:
@@ -100,7 +121,8 @@ def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int,
               known: dict[str, list[Entry]] | None = None) -> list[Entry]:
     rel = path.relative_to(root).as_posix()
     stem_ret = match_return(path.stem)
-    base = dict(period=period, county_code=county, source=mask_ids(rel), return_id=stem_ret.return_id if stem_ret else None)
+    base = dict(period=period, county_code=county, source=recorded_name(rel),
+                return_id=stem_ret.return_id if stem_ret else None)
     if base["source"] != rel:       # the name itself would carry an ID number out of landing
         return [Entry(kind="unusable", message_zh=ID_IN_NAME[0], message_en=ID_IN_NAME[1], **base)]
     if is_system_file(path.name):
@@ -126,12 +148,13 @@ def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int,
     try:
         meta["file_sha256"] = file_sha256(path)
         parts, notes = parts_of(path)
-    except Unusable as exc:
-        return [Entry(kind="unusable", message_zh=exc.zh, message_en=exc.en, **meta, **base)]
+    except Unusable as exc:         # its message may list the sheets' names
+        zh, en = (exc.zh, exc.en) if not holds_id(exc.zh + exc.en) else ID_IN_NAME
+        return [Entry(kind="unusable", message_zh=zh, message_en=en, **meta, **base)]
     except OSError as exc:
         return [Entry(kind="unusable", message_zh=f"无法读取该文件：{exc.strerror}",
                       message_en=f"the file cannot be read: {exc.strerror}", **meta, **base)]
-    if any(mask_ids(text) != text for text in [*notes, *(p.sheet or "" for p in parts)]):
+    if any(holds_id(text) for text in [*notes, *(p.sheet or "" for p in parts)]):
         return [Entry(kind="unusable", message_zh=ID_IN_NAME[0], message_en=ID_IN_NAME[1], **meta, **base)]
     out = [Entry(kind="skipped", message_zh=n.split(" / ")[0], message_en=n.split(" / ")[-1], **meta, **base) for n in notes]
     for part in parts:
@@ -223,7 +246,7 @@ def changed_returns(root: Path, period: str, known: dict[str, list[Entry]], coun
     for county_dir, refused in _county_folders(root, period, county):
         for path in ([] if refused else _files(county_dir)):
             raw = path.relative_to(root).as_posix()
-            rel = mask_ids(raw)            # as the scan records it
+            rel = recorded_name(raw)       # as the scan records it
             seen.add(rel)
             before = known.get(rel)
             if is_system_file(path.name) or path.suffix.lower() not in READ_SUFFIXES:

@@ -64,6 +64,7 @@ class _EventLog(SqliteEventLogStorage):
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
+                engine.dispose()     # a new file is in WAL mode only now: its kept connection opens again
             with _begin(engine) as conn:
                 yield conn
 

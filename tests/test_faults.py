@@ -431,16 +431,24 @@ def test_id_numbers_are_masked_wherever_they_are_stored(tmp_path, bulk_bytes):
     name = rows[0].split(",").index("village_name")
     cells[name] = "东1村（联系人611024199001011234）"
     village.write_text("\n".join([rows[0], ",".join(cells), *rows[2:]]) + "\n", encoding="utf-8")
-    named = landing / "2022" / "611024" / "表3就业帮扶-联系人611024199001011234.csv"      # an ID in a file name
-    shutil.copy(landing / "2022" / "611024" / "employment.csv", named)
+    county = landing / "2022" / "611024"
+    shutil.copy(county / "employment.csv", county / "表3就业帮扶-联系人611024199001011234.csv")   # an ID in a file name
+    book = openpyxl.Workbook()
+    book.active.title = "610102199001011234"                                  # ... in the name of a sheet
+    book.save(county / "家庭情况.xlsx")
+    (county / "guarantees.csv").rename(county / "表2三保障_20221231093015123.csv")   # a timestamp is no ID number
     env = cli_env(tmp_path, landing, **({"SHANGLUO_BULK_BYTES": bulk_bytes} if bulk_bytes else {}))
     ran = shangluo("run", env=env)
     assert not ID_SHAPE.search(ran.stdout + ran.stderr)
     wh = tmp_path / "warehouse.duckdb"
     assert query(wh, "select count(*) from quality.violations where return_id = 'monitoring_households'")[0][0] > 100
-    assert query(wh, "select source, message_en from landing.inventory where kind = 'unusable'") == [
-        ("2022/611024/表3就业帮扶-联系人6110**********1234.csv", "the file or sheet name holds an ID number: rename it "
-                                                            "and send it again (ID numbers belong in cells only)")]
+    refused = "the file or sheet name holds an ID number: rename it and send it again (ID numbers belong in cells only)"
+    (book_source, book_message), named = query(wh, "select source, message_en from landing.inventory "
+                                                   "where kind = 'unusable' order by all")
+    assert named == ("2022/611024/表3就业帮扶-联系人6110**********1234.csv", refused)
+    assert book_source == "2022/611024/家庭情况.xlsx" and "its sheets (6101**********1234) name a return" in book_message
+    assert query(wh, "select status from landing.submissions where return_id = 'guarantees' and county_code = '611024'") \
+        == [("accepted",)]
     assert query(wh, "select status from landing.submissions where source like '%表3就业帮扶%'") == [("rejected",)]
     columns = query(wh, "select schema_name, table_name, column_name from duckdb_columns() "
                         "where data_type = 'VARCHAR' and database_name = current_database() and not "
@@ -448,7 +456,7 @@ def test_id_numbers_are_masked_wherever_they_are_stored(tmp_path, bulk_bytes):
     leaks = []
     for schema, table, column in columns:
         leaks += query(wh, f'select \'{schema}.{table}.{column}\', "{column}" from {schema}."{table}" '
-                           f'where regexp_matches("{column}", \'[0-9]{{17}}[0-9Xx]|[0-9]{{15}}\')')
+                           f'where regexp_matches("{column}", \'(^|[^0-9])([0-9]{{17}}[0-9Xx]|[0-9]{{15}})([^0-9]|$)\')')
     assert leaks == [], leaks[:5]
     assert query(wh, "select village_name from staging.village_register where village_name like '东1村（%'") == \
         [("东1村（联系人6110**********1234）",)]

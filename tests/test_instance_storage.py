@@ -27,6 +27,11 @@ def test_runs_and_events_are_stored_in_dagsters_files_and_seen_by_another_proces
     (run,) = instance.get_runs()
     events = len(instance.get_records_for_run(run.run_id).records)
     assert events > 5 and (tmp_path / "dagster" / "history" / "runs" / f"{run.run_id}.db").is_file()
+    for conn_string, engine in instance_storage._engines.items():                               # noqa: SLF001
+        with engine.connect() as conn:      # every file in WAL mode, its kept connection waiting at checkpoints only
+            assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal", conn_string
+            assert conn.exec_driver_sql("pragma synchronous").scalar() == 1, conn_string
+    assert any(run.run_id in c for c in instance_storage._engines)                             # noqa: SLF001
     seen = subprocess.run([sys.executable, "-c", READ_RUNS], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert seen.returncode == 0, seen.stderr
     assert seen.stdout.split() == ["1", str(events)]
