@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import stat as stat_kind
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from schemas.catalogue import match_return
 from schemas.core import AREAS
-from schemas.messages import Unusable, mask_ids
+from schemas.messages import Unusable, holds_id, mask_ids
 from schemas.read import NOT_REGULAR, is_system_file, parts_of
 
 READ_SUFFIXES = (".csv", ".xlsx", ".xls")
@@ -48,20 +46,6 @@ class Entry:
 LINK_OUT = ("链接指向接收目录之外，拒绝读取", "a link that leads out of the landing folder: refused")
 ID_IN_NAME = ("文件名或工作表名中含有身份证号：请改名后重新报送（身份证号只能出现在报表的单元格中）",
               "the file or sheet name holds an ID number: rename it and send it again (ID numbers belong in cells only)")
-
-
-def holds_id(text: str) -> bool:
-    """Whether `text` holds an ID number: 17 digits and a digit or X, or the old form of exactly 15
-    digits with a valid birth date (a timestamp such as 20221231093015123 is neither)."""
-    if re.search(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])", text):
-        return True
-    for m in re.finditer(r"(?<![0-9])[0-9]{15}(?![0-9])", text):
-        try:
-            date(1900 + int(m.group()[6:8]), int(m.group()[8:10]), int(m.group()[10:12]))
-            return True
-        except ValueError:
-            continue
-    return False
 
 
 def recorded_name(rel: str) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 # Anything shaped like an ID number (身份证号: 17 digits and a digit or X; the old 15-digit form) is
 # masked wherever it is stored or shown outside landing: the same two patterns in Python and SQL.
@@ -17,6 +18,20 @@ def mask_ids(text):
     for pattern, replacement in _ID_RES:
         text = pattern.sub(replacement, text)
     return text
+
+
+def holds_id(text: str) -> bool:
+    """Whether `text` holds an ID number: 17 digits and a digit or X, or the old form of exactly 15
+    digits with a valid birth date (a timestamp such as 20221231093015123 is neither)."""
+    if re.search(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])", text):
+        return True
+    for m in re.finditer(r"(?<![0-9])[0-9]{15}(?![0-9])", text):
+        try:
+            date(1900 + int(m.group()[6:8]), int(m.group()[8:10]), int(m.group()[10:12]))
+            return True
+        except ValueError:
+            continue
+    return False
 
 
 def mask_ids_sql(x: str) -> str:
