@@ -81,13 +81,25 @@ def click_through(driver, element):
     without the wait, a lookup right after the click can find the old page's element (the login
     page has an h1 too) and read it after it is gone (StaleElementReferenceException)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    wait = WebDriverWait(driver, 30)
-    wait.until(expected_conditions.staleness_of(old))
+    wait = WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,))   # asked again while it loads
+    wait.until(lambda d: _gone(old))
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def _gone(element) -> bool:
+    """Whether the page holding `element` has been replaced.  Mid-navigation Chromium may answer a
+    lookup of the old node with "Node with given id does not belong to the document" (a plain
+    WebDriverException) instead of a stale reference: gone as well."""
+    from selenium.common.exceptions import WebDriverException
+    try:
+        element.is_enabled()
+        return False
+    except WebDriverException:      # StaleElementReferenceException is one
+        return True
 
 
 def sign_in(driver, url: str, name: str):
