@@ -3,7 +3,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test dev sample
+.PHONY: run test dev sample FORCE
+
+# .env at the root: Dagster reads it for every command started here.  It names the project's own
+# instance (this folder, whose dagster.yaml keeps its state in .dagster/) as DAGSTER_HOME's default,
+# so that `dagster-daemon run` works with nothing set; a DAGSTER_HOME that is set still wins.  The
+# path is absolute (Dagster's rule), hence written here and not tracked; other lines are kept.
+DOTENV_LINE := DAGSTER_HOME="$${DAGSTER_HOME:-$(CURDIR)}"
+.env: FORCE
+	@grep -qxF '$(DOTENV_LINE)' $@ 2>/dev/null || { { grep -v '^DAGSTER_HOME=' $@ 2>/dev/null; \
+	  echo '$(DOTENV_LINE)'; } > $@.tmp && mv $@.tmp $@; }
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -11,6 +20,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+$(VENV)/.installed: | .env
 
 run: $(VENV)/.installed          ## build warehouse/shangluo.duckdb from the bundled sample
 	$(BIN)/shangluo run
