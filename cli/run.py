@@ -173,6 +173,7 @@ def _run_periods(settings: Settings, periods: list[str], args, con, force: bool,
     from pipelines.definitions import defs
     from pipelines.options import run_config
     from intake.plan import returns_to_read
+    from warehouse.ledger import LedgerStore
 
     from shangluo.config import rules_version
 
@@ -184,7 +185,7 @@ def _run_periods(settings: Settings, periods: list[str], args, con, force: bool,
     for period in periods:
         # the returns whose landing files changed since the warehouse last took them; the rest of
         # staging stays as it is (staging never reads P-1, so P-1's run just before changes nothing here)
-        read = returns_to_read(con, settings.landing, period, rules_version(), args.county, force)
+        read = returns_to_read(LedgerStore(con), settings.landing, period, rules_version(), args.county, force)
         _say(f"{period}: 重新读取 / reading again: " + ("全部报表 / every return" if read is None else
                                                      ", ".join(sorted(read)) or "无 / none (nothing changed)"))
         config = {**QUIET, **run_config(args.county, force)}

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from schemas.core import Context, Field, Return
 from schemas.read import Part, locate
 from schemas.validate import check
@@ -26,12 +24,12 @@ def read_explanations(landing: Path, period: str, county: str, source: str, shee
     return checked.typed.select(["table", "rule_id", "business_key", "explanation"]).to_pylist()
 
 
-def period_explanations(con: duckdb.DuckDBPyConnection, landing: Path, period: str) -> list[dict]:
-    """Every explanation of `period`, from each file or sheet the last scan listed as explanations:
-    rows with county_code, table, rule_id, business_key and explanation."""
+def period_explanations(store, landing: Path, period: str) -> list[dict]:
+    """Every explanation of `period`, from each file or sheet the last scan listed as explanations
+    (`store`: the warehouse's `LedgerStore`): rows with county_code, table, rule_id, business_key and
+    explanation."""
     out = []
-    for county, source, sheet in con.execute(
-            "select county_code, source, sheet from landing.inventory where period = ? and kind = 'explanations'",
-            [period]).fetchall():
-        out += [{"county_code": county, **e} for e in read_explanations(landing, period, county, source, sheet)]
+    for e in store.inventory(period, kinds=["explanations"]) or []:
+        out += [{"county_code": e["county_code"], **x}
+                for x in read_explanations(landing, period, e["county_code"], e["source"], e["sheet"])]
     return out

@@ -26,25 +26,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from intake.landing import changed_returns, returns_named
 from intake.landing import periods as landing_periods
 from intake.ledger import known_files
 
 
-def returns_to_read(con: duckdb.DuckDBPyConnection, landing: Path, period: str, rules_version: str,
+def returns_to_read(store, landing: Path, period: str, rules_version: str,
                     county: str | None = None, force: bool = False) -> set[str] | None:
     """The returns a run of `period` must read again, or None for all of them (forced, a new
     warehouse or period, a change of the rules): else those whose files in landing were added,
-    changed or removed since the last run took them.  A return not read again is unchanged: its
-    files, its versions and what is in force are what that run left."""
+    changed or removed since the last run took them (`store`: the warehouse's `LedgerStore`).  A
+    return not read again is unchanged: its files, its versions and what is in force are what that
+    run left."""
     if force:
         return None
-    try:
-        known = known_files(con, period, rules_version)
-    except duckdb.CatalogException:      # a new warehouse
-        return None
+    known = known_files(store, period, rules_version)
     return changed_returns(landing, period, known, county) if known else None
 
 

@@ -18,7 +18,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
-import pyarrow as pa
 
 from publish.report import build as build_report
 from publish.report import report_files
@@ -28,8 +27,8 @@ from schemas.core import AREAS, COUNTIES
 from intake.explanations import period_explanations
 from intake.landing import Entry, scan_period
 from shangluo.timing import phase
-from warehouse.db import insert_arrow
 from warehouse.figures import SECTION_LABELS, SECTIONS, section_reads
+from warehouse.ledger import LedgerStore
 from intake.ledger import Ledger, known_files
 from intake.cross import apply_explanations, refresh_cross_rules
 from warehouse.report import (refresh_figures, refresh_section, refresh_status, section_inputs,
@@ -93,22 +92,15 @@ def landing_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     taken = {} if county else period_digests(settings.landing, period)   # what the sensor compares with
     read = _returns_read(context)
     with warehouse.writing() as con:
-        known = {} if force else known_files(con, period, warehouse.rules_version)
+        store = LedgerStore(con)
+        known = {} if force else known_files(store, period, warehouse.rules_version)
         with phase("scan"):
             entries = scan_period(settings.landing, period, settings.max_file_bytes, county, known)
         # what landing holds now; the entries of returns this run does not read stay as last taken,
         # so a change to them is still a change for the next run
-        where, params = "period = ?", [period]
-        if county:
-            where, params = where + " and county_code = ?", [*params, county]
         if read is not None:
-            where, params = where + " and (return_id is null or return_id in (select unnest(?)))", [*params, sorted(read)]
             entries = [e for e in entries if e.return_id is None or e.return_id in read]
-        con.execute(f"delete from landing.inventory where {where}", params)
-        if entries:
-            cols = list(asdict(entries[0]))
-            table = pa.table({c: [getattr(e, c) for e in entries] for c in cols})
-            insert_arrow(con, "landing.inventory", table)
+        store.replace_inventory(period, [asdict(e) for e in entries], county, None if read is None else sorted(read))
     _commit_if_last(context, warehouse)
     kinds = {k: sum(1 for e in entries if e.kind == k) for k in ("part", "explanations", "unusable", "skipped")}
     notes = [[e.county_code, e.source, e.sheet, e.kind, e.message_zh] for e in entries if e.kind in ("unusable", "skipped")]
@@ -162,8 +154,10 @@ def _stage_return(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     county, force = _scope(options)
     counties = {county} if county else set(COUNTIES)
     with warehouse.writing() as con:
-        entries = [e for e in _inventory(con, period, ret.return_id) if not county or e.county_code == county]
-        ledger = Ledger(con, warehouse.settings.landing, warehouse.settings.pii_key(), warehouse.rules_version,
+        store = LedgerStore(con)
+        entries = [Entry(**e) for e in store.inventory(period, ret.return_id, ["part", "unusable"])
+                   if not county or e["county_code"] == county]
+        ledger = Ledger(store, warehouse.settings.landing, warehouse.settings.pii_key(), warehouse.rules_version,
                         warehouse.run_started)
         outcomes = ledger.process(ret, period, entries, counties, force)
         staged = {c for c, o in outcomes.items() if o.staged}
@@ -171,8 +165,7 @@ def _stage_return(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         hard_check = checks.staging_hard_rules(con, ret, period, None if _full_check(options) or not staged else staged,
                                                asset_key=key)
         soft_check = checks.submissions_clean(con, ret, period, asset_key=key)
-        in_force = con.execute(f"select count(*) from staging.{ret.return_id} where period = ?",
-                               [str(int(period))]).fetchall()[0][0]
+        in_force = store.staged_rows(ret.return_id, period)
     if not hard_check.passed:
         warehouse.fail()          # a defect of ours: nothing of this run is committed
     rows = [[c, AREAS.get(c, c), o.state, o.rows, o.hard, o.soft, len(o.processed)] for c, o in outcomes.items()]
@@ -191,13 +184,6 @@ def _stage_return(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         check_results=_only_selected(context, [hard_check, soft_check]))
 
 
-def _inventory(con, period: str, return_id: str) -> list[Entry]:
-    rel = con.sql("select * from landing.inventory where period = ? and return_id = ? and kind in ('part', 'unusable')",
-                  params=[period, return_id])
-    cols = rel.columns
-    return [Entry(**dict(zip(cols, r))) for r in rel.fetchall()]
-
-
 # ------------------------------------------------------------------ after staging: one step
 # Cross-return rules, status, the eight sections, the figures and the report are quick SQL over the
 # warehouse; each is its own asset, built in dependency order in one step, since a Dagster step
@@ -213,10 +199,10 @@ SECTION_KEYS = {s: dg.AssetKey(["report", f"{s}_section"]) for s in SECTIONS}
 
 def _cross_return(period: str, con, warehouse: WarehouseResource, force: bool) -> dg.MaterializeResult:
     with phase("validate"):
-        found = refresh_cross_rules(con, period)
-        explained = apply_explanations(con, period, period_explanations(con, warehouse.settings.landing, period))
-    open_soft = con.execute("select count(*) from quality.violations where period = ? and severity = 'soft' "
-                            "and status = 'open'", [period]).fetchall()[0][0]
+        store = LedgerStore(con)
+        found = refresh_cross_rules(store, period)
+        explained = apply_explanations(store, period, period_explanations(store, warehouse.settings.landing, period))
+    open_soft = store.open_soft(period)
     return dg.MaterializeResult(asset_key=CROSS_KEY, metadata={**found, **explained, "open_soft_warnings": open_soft})
 
 

@@ -13,7 +13,8 @@ TOP = ("dagster", "dagster_webserver", "pipelines", "cli", "portal")
 LAYERS = {   # layer: what it must import without
     "shangluo": (*TOP, "publish", "intake", "warehouse", "schemas"),
     "schemas": (*TOP, "publish", "intake", "warehouse"),
-    "intake": (*TOP, "publish"),
+    # intake decides and the warehouse keeps: intake is given the warehouse's store, never imports it
+    "intake": (*TOP, "publish", "warehouse"),
     # the warehouse never reads landing and never runs a rule
     "warehouse": (*TOP, "publish", "intake", "schemas.read", "schemas.validate", "schemas.bulk", "schemas.cross", "pandera"),
     "publish": (*TOP, "intake"),
@@ -48,3 +49,13 @@ def test_blocking_a_layer_is_noticed():
     """The check can fail: the Dagster wiring does not import without Dagster."""
     done = _import_all("pipelines", ("dagster",))
     assert done.returncode != 0 and "dagster" in done.stderr
+
+
+def test_intake_runs_no_statement_of_its_own():
+    """Intake's decisions are stored by `warehouse.ledger.LedgerStore` (its SQL in
+    warehouse/sql/ledger.sql); a connection reaches intake only as the engine the bulk path computes in."""
+    import re
+    found = [(p.name, n) for p in sorted((ROOT / "intake").glob("*.py"))
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if re.search(r"\.(execute|sql|register|executemany)\(", line)]
+    assert not found, found

@@ -12,6 +12,7 @@ from sample.generate import build, csv_bytes
 from schemas.catalogue import RETURNS
 from intake.landing import scan_period
 from warehouse.db import ensure_schema
+from warehouse.ledger import LedgerStore
 from intake.ledger import Ledger
 
 
@@ -30,7 +31,7 @@ def test_a_key_repeated_in_another_county_rejects_the_later_version(tmp_path):
     con = duckdb.connect(str(tmp_path / "wh.duckdb"))
     ensure_schema(con)
     entries = [e for e in scan_period(landing, "2022", 1 << 30) if e.return_id == ret.return_id]
-    out = Ledger(con, landing, b"key", "rules", datetime(2023, 1, 15)).process(ret, "2022", entries, {first, second})
+    out = Ledger(LedgerStore(con), landing, b"key", "rules", datetime(2023, 1, 15)).process(ret, "2022", entries, {first, second})
 
     assert (out[first].state, out[second].state) == ("accepted", "rejected")
     found = con.execute("select county_code, source_row, value, rule_id from quality.violations").fetchall()

@@ -75,6 +75,7 @@ def test_a_change_the_run_did_not_read_is_still_a_change_for_the_next(tmp_path, 
     from shangluo.config import rules_version
     from warehouse.figures import figures
     from intake.plan import returns_to_read
+    from warehouse.ledger import LedgerStore
 
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE / "2022", landing / "2022")
@@ -91,7 +92,7 @@ def test_a_change_the_run_did_not_read_is_still_a_change_for_the_next(tmp_path, 
     def to_read():
         con = duckdb.connect(str(wh), read_only=True)
         try:
-            return returns_to_read(con, landing, "2022", rules_version())
+            return returns_to_read(LedgerStore(con), landing, "2022", rules_version())
         finally:
             con.close()
 

@@ -1,0 +1,229 @@
+"""Where intake's decisions are kept (SPEC section 4): `landing.inventory`, `landing.files`,
+`landing.submissions`, `quality.violations` and the rows of `staging`, inside the run's transaction.
+
+Plain rows in, plain rows out; no decision is taken here (that is `intake.ledger`), no landing file
+is read and no rule is run.  Every statement is in `sql/ledger.sql`.
+"""
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from warehouse.db import insert_arrow, insert_from
+
+SQL_FILE = Path(__file__).with_name("sql") / "ledger.sql"
+
+VIOLATION_COLUMNS = ("period", "county_code", "return_id", "submission_id", "source", "sheet", "source_row",
+                     "column_header", "value", "rule_id", "severity", "message_zh", "message_en", "status", "explanation",
+                     "business_key")
+
+
+@cache
+def statements() -> dict[str, str]:
+    """name -> statement, from the `-- name:` blocks of sql/ledger.sql (their comment lines left out)."""
+    out, name, lines = {}, None, []
+    for line in SQL_FILE.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"--\s*name:\s*(\w+)\s*$", line)
+        if m:
+            if name:
+                out[name] = "\n".join(lines).strip()
+            name, lines = m.group(1), []
+        elif name and not line.lstrip().startswith("--"):
+            lines.append(line)
+    if name:
+        out[name] = "\n".join(lines).strip()
+    return out
+
+
+def _sql(name: str, **names: str) -> str:
+    text = statements()[name]
+    for k, v in names.items():
+        text = text.replace("{" + k + "}", v)
+    return text
+
+
+def _staging(return_id: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", return_id):
+        raise ValueError(f"not a return id: {return_id!r}")
+    return f"staging.{return_id}"
+
+
+class LedgerStore:
+    """The ledger's tables on the run's connection.  `engine` is that connection, lent to intake as
+    the place where the bulk path computes (its temporary tables): staged rows are then not copied."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    @property
+    def engine(self) -> duckdb.DuckDBPyConnection:
+        return self.con
+
+    def _one(self, name: str, params=None, **names: str):
+        rows = self.con.execute(_sql(name, **names), params).fetchall()
+        return rows[0][0] if rows else None
+
+    # -------------------------------------------------------------- the landing scan
+
+    def inventory(self, period: str, return_id: str | None = None, kinds: list[str] | None = None,
+                  rules_version: str | None = None) -> list[dict] | None:
+        """The last scan's rows of `period` (one return's, some kinds); with `rules_version`, None when
+        the files were last read under other rules (the scan matched files to returns by them) or the
+        warehouse has no ledger yet."""
+        try:
+            if rules_version is not None and self._one("stale_files", [period, rules_version]):
+                return None
+            rel = self.con.execute(_sql("inventory"), {"period": period, "return_id": return_id, "kinds": kinds})
+        except duckdb.CatalogException:      # a new warehouse
+            return None
+        cols = [d[0] for d in rel.description]
+        return [dict(zip(cols, r)) for r in rel.fetchall()]
+
+    def replace_inventory(self, period: str, rows: list[dict], county: str | None = None,
+                          returns: list[str] | None = None):
+        """The scan's rows replace the period's (one county's; those of `returns` and of no return)."""
+        self.con.execute(_sql("delete_inventory"), {"period": period, "county": county, "returns": returns})
+        if rows:
+            insert_arrow(self.con, "landing.inventory", pa.table({c: [r[c] for r in rows] for c in rows[0]}))
+
+    # -------------------------------------------------------------- versions
+
+    def in_force(self, period: str, return_id: str) -> dict[str, str]:
+        return dict(self.con.execute(_sql("in_force"), [period, return_id]).fetchall())
+
+    def decided_counties(self, period: str, return_id: str) -> set[str]:
+        """Counties with a version accepted or rejected (one that a missing file must withdraw)."""
+        return {c for c, in self.con.execute(_sql("decided_counties"), [period, return_id]).fetchall()}
+
+    def known_versions(self, files: list[tuple[str, str | None, str | None]], rules_version: str
+                       ) -> dict[tuple[str, str | None], str]:
+        """(source, sheet) -> the version an unchanged file holds, for `files` = (source, sheet,
+        file_sha256); one query for all (a query costs some 10 ms in the run's open transaction)."""
+        table = pa.table({"source": pa.array([f[0] for f in files], pa.string()),
+                          "sheet": pa.array([f[1] or "" for f in files], pa.string()),
+                          "file_sha256": pa.array([f[2] for f in files], pa.string())})
+        self.con.register("__entries", table)
+        try:
+            rows = self.con.execute(_sql("known_versions"), [rules_version]).fetchall()
+        finally:
+            self.con.unregister("__entries")
+        return {(source, sheet or None): sid for source, sheet, sid in rows}
+
+    def record(self, submission: dict, violations: list[dict], file: tuple) -> bool:
+        """A version as read from a file: its ledger row (inserted, or describing the file that holds
+        it now), its violations (replacing those of an earlier reading) and the file it came from
+        (`file`: source, sheet, file_sha256, rules_version, submission_id, read_at).  True if new."""
+        sid = submission["submission_id"]
+        params = {**submission, "layout": json.dumps(submission["layout"], ensure_ascii=False)}
+        new = self._one("submission_exists", [sid]) is None
+        if new:
+            self.con.execute(_sql("insert_submission"), params)
+        else:
+            self.con.execute(_sql("update_submission"), {k: params[k] for k in (
+                "submission_id", "source", "sheet", "file_sha256", "notes", "layout", "rows", "hard_count", "soft_count")})
+            self.con.execute(_sql("delete_violations"), [sid])
+        self.add_violations(violations)
+        self.con.execute(_sql("delete_file"), [file[0], file[1]])
+        self.con.execute(_sql("insert_file"), list(file))
+        return new
+
+    def add_violations(self, rows: list[dict]):
+        if rows:
+            insert_arrow(self.con, "quality.violations", pa.table({
+                c: pa.array([r.get(c) for r in rows], pa.int32() if c == "source_row" else pa.string())
+                for c in VIOLATION_COLUMNS}))
+
+    def has_violation(self, sid: str, rule_id: str) -> bool:
+        return self._one("has_violation", [sid, rule_id]) is not None
+
+    def first_seen(self, sids: list[str]) -> dict:
+        return dict(self.con.execute(_sql("first_seen"), [sids]).fetchall())
+
+    def hard_count(self, sid: str) -> int:
+        return self._one("hard_count", [sid])
+
+    def counts(self, sid: str) -> tuple[int, int, int]:
+        return self.con.execute(_sql("counts"), [sid]).fetchall()[0]
+
+    def set_status(self, sid: str, status: str):
+        self.con.execute(_sql("set_status"), [status, sid])
+
+    def add_hard(self, sid: str, n: int):
+        """`n` more hard violations found for a version: it is rejected."""
+        self.con.execute(_sql("add_hard"), [n, sid])
+
+    def close_rejected(self, period: str, county: str, return_id: str, present: list[str], status: str):
+        """The rejected versions of a county's return not among `present` get `status`."""
+        self.con.execute(_sql("close_rejected"), [status, period, county, return_id, present])
+
+    def withdraw(self, period: str, county: str, return_id: str):
+        """No file any more: the version in force is withdrawn and its rows leave staging."""
+        self.con.execute(_sql("withdraw"), [period, county, return_id])
+        self.con.execute(_sql("unstage_county", staging=_staging(return_id)), [period, county])
+
+    # -------------------------------------------------------------- staging
+
+    def stage(self, return_id: str, period: str, county: str, sid: str, checked):
+        """An accepted version's rows (a `schemas.findings.Checked`) into staging, beside the version in force."""
+        table = _staging(return_id)
+        self.con.execute(_sql("unstage_version", staging=table), [period, county, sid])
+        try:
+            insert_from(self.con, table, checked.relation(self.con),
+                        {"period": period, "county_code": county, "submission_id": sid})
+        finally:
+            checked.release(self.con)
+
+    def keep_in_staging(self, return_id: str, period: str, county: str, sid: str | None):
+        """Staging keeps only this version of the county's return (none: no rows)."""
+        self.con.execute(_sql("keep_in_staging", staging=_staging(return_id)), [period, county, sid])
+
+    def staged_rows(self, return_id: str, period: str) -> int:
+        return self._one("staged_rows", [period], staging=_staging(return_id))
+
+    def key_held_elsewhere(self, return_id: str, key: str, period: str, holders: list[tuple[str, str, int]]
+                           ) -> list[tuple]:
+        """(county, source_row, key value, first holder) of the rows of `holders` (county,
+        version, order; -1 for the versions that stay in force) whose key a county earlier in that
+        order already holds."""
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
+            raise ValueError(f"not a field name: {key!r}")
+        table = pa.table({"county_code": pa.array([h[0] for h in holders], pa.string()),
+                          "submission_id": pa.array([h[1] for h in holders], pa.string()),
+                          "ord": pa.array([h[2] for h in holders], pa.int32())})
+        self.con.register("__holders", table)
+        try:
+            return self.con.execute(_sql("city_key_holders", staging=_staging(return_id), key=key), [period]).fetchall()
+        finally:
+            self.con.unregister("__holders")
+
+    # -------------------------------------------------------------- cross rules and explanations
+
+    def cross_found(self, rule_sql: str, period: str) -> list[tuple]:
+        """The rows a cross rule's query (declared in `schemas.cross`) yields over what is in force,
+        each with the version it concerns: county, return, field, row, business key, value, other,
+        submission_id, source, sheet, layout."""
+        found = _sql("cross_found", rule=rule_sql)
+        params = {"period": period, "previous": str(int(period) - 1)}
+        return self.con.execute(found, {k: v for k, v in params.items() if f"${k}" in found}).fetchall()
+
+    def replace_cross_violations(self, period: str, rows: list[dict]):
+        self.con.execute(_sql("delete_cross_violations"), [period])
+        self.add_violations(rows)
+
+    def reopen_violations(self, period: str):
+        self.con.execute(_sql("reopen_violations"), [period])
+
+    def explain(self, period: str, county: str, return_id: str, rule_id: str, business_key: str,
+                explanation: str) -> int:
+        """Mark a county's matching open soft warnings explained; how many were."""
+        return len(self.con.execute(_sql("explain"), {
+            "period": period, "county_code": county, "return_id": return_id, "rule_id": rule_id,
+            "business_key": business_key or "", "explanation": explanation}).fetchall())
+
+    def open_soft(self, period: str) -> int:
+        return self._one("open_soft", [period])

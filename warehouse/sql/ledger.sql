@@ -1,0 +1,144 @@
+-- The statements of warehouse/ledger.py (LedgerStore): what intake decided, kept in the run's
+-- transaction.  Each block is named by its `-- name:` line; `{staging}` stands for the table
+-- staging.<return_id>, the only name filled in (from the declarations, never from input).
+
+-- name: stale_files
+select count(*) from landing.files where starts_with(source, ? || '/') and rules_version <> ?;
+
+-- name: inventory
+select * from landing.inventory where period = $period
+  and ($return_id is null or return_id = $return_id)
+  and ($kinds is null or list_contains($kinds, kind))
+order by source, sheet;
+
+-- name: delete_inventory
+delete from landing.inventory where period = $period
+  and ($county is null or county_code = $county)
+  and ($returns is null or return_id is null or list_contains($returns, return_id));
+
+-- name: in_force
+select county_code, submission_id from landing.submissions
+where period = ? and return_id = ? and status = 'accepted';
+
+-- name: decided_counties
+select distinct county_code from landing.submissions
+where period = ? and return_id = ? and status in ('accepted', 'rejected');
+
+-- name: known_versions
+-- A file unchanged since it was last read under these rules holds the version it held then; a
+-- version rejected only for another county's rows (city-wide uniqueness) is left out: looked at again.
+select e.source, e.sheet, min(f.submission_id) from __entries e
+join landing.files f on f.source = e.source and coalesce(f.sheet, '') = e.sheet
+     and f.file_sha256 = e.file_sha256 and f.rules_version = ?
+join landing.submissions s using (submission_id)
+where not (coalesce(s.hard_count, 0) > 0 and s.hard_count = (
+    select count(*) from quality.violations v
+    where v.submission_id = s.submission_id and v.rule_id like '%.unique_city'))
+group by all;
+
+-- name: submission_exists
+select 1 from landing.submissions where submission_id = ?;
+
+-- name: insert_submission
+insert into landing.submissions (submission_id, period, county_code, return_id, source, sheet, content_sha256,
+    rules_version, rows, first_seen_at, status, hard_count, soft_count, file_sha256, notes, layout)
+values ($submission_id, $period, $county_code, $return_id, $source, $sheet, $content_sha256, $rules_version, $rows,
+        $first_seen_at, case when $hard_count > 0 then 'rejected' else 'new' end, $hard_count, $soft_count,
+        $file_sha256, $notes, $layout);
+
+-- name: update_submission
+-- a known version read from another file (a CSV file now in a workbook, a copy re-saved): the
+-- ledger describes the file that holds it now
+update landing.submissions set source = $source, sheet = $sheet, file_sha256 = $file_sha256, notes = $notes,
+    layout = $layout, rows = $rows, hard_count = $hard_count, soft_count = $soft_count,
+    status = case when $hard_count > 0 then 'rejected' else status end
+where submission_id = $submission_id;
+
+-- name: delete_violations
+delete from quality.violations where submission_id = ?;
+
+-- name: delete_file
+delete from landing.files where source = ? and coalesce(sheet, '') = coalesce(?, '');
+
+-- name: insert_file
+insert into landing.files values (?, ?, ?, ?, ?, ?);
+
+-- name: first_seen
+select submission_id, first_seen_at from landing.submissions where submission_id in (select unnest(?));
+
+-- name: unstage_version
+delete from {staging} where period = ? and county_code = ? and submission_id = ?;
+
+-- name: city_key_holders
+-- the rows of the holders' versions whose key another county also holds, after the first holder
+with everyone as (
+    select s."{key}" as key, s.county_code, h.ord, s.source_row from {staging} s
+    join __holders h using (county_code, submission_id) where s.period = ?
+), first_holder as (
+    select key, arg_min(county_code, ord) as holder, min(ord) as first_ord from everyone
+    where key is not null group by key having count(distinct county_code) > 1
+)
+select e.county_code, e.source_row, e.key, f.holder from everyone e join first_holder f using (key)
+where e.ord >= 0 and e.ord > f.first_ord and e.county_code <> f.holder
+order by e.county_code, e.source_row;
+
+-- name: add_hard
+update landing.submissions set hard_count = hard_count + ?, status = 'rejected' where submission_id = ?;
+
+-- name: close_rejected
+-- a rejected version whose file left landing: withdrawn if nothing is there, superseded if another is
+update landing.submissions set status = ?
+where period = ? and county_code = ? and return_id = ? and status = 'rejected'
+  and submission_id not in (select unnest(?::varchar[]));
+
+-- name: withdraw
+update landing.submissions set status = 'withdrawn'
+where period = ? and county_code = ? and return_id = ? and status = 'accepted';
+
+-- name: unstage_county
+delete from {staging} where period = ? and county_code = ?;
+
+-- name: keep_in_staging
+delete from {staging} where period = ? and county_code = ? and submission_id is distinct from ?;
+
+-- name: hard_count
+select hard_count from landing.submissions where submission_id = ?;
+
+-- name: set_status
+update landing.submissions set status = ? where submission_id = ?;
+
+-- name: counts
+select rows, hard_count, soft_count from landing.submissions where submission_id = ?;
+
+-- name: has_violation
+select 1 from quality.violations where submission_id = ? and rule_id = ?;
+
+-- name: staged_rows
+select count(*) from {staging} where period = ?;
+
+-- name: delete_cross_violations
+delete from quality.violations where period = ? and rule_id like 'cross.%';
+
+-- name: cross_found
+-- a cross rule's findings (its query from schemas.cross, put in below), with the version in force they concern
+with found(county_code, return_id, field, source_row, business_key, value, other) as ({rule})
+select f.*, s.submission_id, s.source, s.sheet, s.layout from found f
+join landing.submissions s on s.period = $period and s.county_code = f.county_code
+     and s.return_id = f.return_id and s.status = 'accepted';
+
+-- name: reopen_violations
+-- open: the violations of the versions that need a clerk or are in force; a version superseded or
+-- withdrawn (its file replaced or removed) leaves its violations closed
+update quality.violations v
+set status = case when s.status in ('accepted', 'rejected') then 'open' else 'closed' end, explanation = null
+from landing.submissions s where v.period = ? and s.submission_id = v.submission_id;
+
+-- name: explain
+update quality.violations set status = 'explained', explanation = $explanation
+where period = $period and county_code = $county_code and return_id = $return_id and rule_id = $rule_id
+  and coalesce(business_key, '') = $business_key and severity = 'soft'
+  and submission_id in (select submission_id from landing.submissions where status = 'accepted')
+returning 1;
+
+-- name: open_soft
+select count(*) from quality.violations where period = ? and severity = 'soft' and status = 'open';
