@@ -17,7 +17,7 @@ from pathlib import Path
 
 from intake.check import check_entries, check_entry
 from intake.landing import Entry
-from schemas.core import AREAS, HARD, Return
+from schemas.core import AREAS, COUNTIES, HARD, Return
 from schemas.findings import Checked
 from schemas.messages import Finding, Unusable
 from shangluo.timing import phase
@@ -31,6 +31,9 @@ def known_files(store, period: str, rules_version: str) -> dict[str, list[Entry]
         e = Entry(**row)
         out.setdefault(e.source, []).append(e)
     return out
+
+
+DUPLICATE = "file.duplicate_submission"
 
 
 @dataclass
@@ -88,9 +91,10 @@ class Ledger:
 
     # -------------------------------------------------------------- one return of one period
 
-    def process(self, ret: Return, period: str, entries: list[Entry], counties: set[str], force: bool = False
-                ) -> dict[str, Outcome]:
-        """`entries`: this return's parts and unusable files in landing for `period` (all counties in scope).
+    def process(self, ret: Return, period: str, entries: list[Entry], counties: set[str] | None = None,
+                force: bool = False) -> dict[str, Outcome]:
+        """`entries`: this return's parts and unusable files in landing for `period`, of `counties`
+        (None: every area, the city's own returns included; a county with no file is then missing).
 
         1. per county, each file or sheet present becomes a version (parsed only when new: the small
            files of all counties are typed together, a large one alone); a new version that passes
@@ -103,7 +107,9 @@ class Ledger:
         for e in entries:
             by_county.setdefault(e.county_code, []).append(e)
         in_force = self.store.in_force(period, ret.return_id)
-        pending = self.store.decided_counties(period, ret.return_id) & counties
+        decided = self.store.decided_counties(period, ret.return_id)
+        pending = decided if counties is None else decided & counties     # a version a missing file withdraws
+        counties = set(COUNTIES) if counties is None else counties
         # the versions known by their file (unchanged since read under these rules; one rejected only
         # for another county's rows is looked at again); the others are read and checked, all together
         cached = {} if force else self.store.known_versions(
@@ -153,10 +159,17 @@ class Ledger:
             plan.present.append((sid, entry))
         if plan.present:
             # the oldest version present is the candidate; a different newer one is a duplicate submission
-            seen = self.store.first_seen([sid for sid, _ in plan.present])
+            versions = self.store.versions([sid for sid, _ in plan.present])
+            seen = {sid: v["first_seen_at"] for sid, v in versions.items()}
             plan.present.sort(key=lambda p: (seen[p[0]], p[1].mtime_ns, p[1].source, p[1].sheet or ""))
             plan.candidate, plan.entry = plan.present[0]
-            plan.first_seen = seen[plan.candidate]
+            plan.first_seen, plan.newest_seen = seen[plan.candidate], max(seen.values())
+            mine = versions[plan.candidate]
+            if (mine["source"], mine["sheet"]) != (plan.entry.source, plan.entry.sheet):
+                # the file it was recorded from is gone (an identical copy removed): the one holding it now
+                self.store.relocate(plan.candidate, plan.entry.source, plan.entry.sheet, plan.entry.file_sha256)
+            if mine["duplicate"]:          # once a duplicate, now the only or oldest file: no longer one
+                self.store.drop_violations(plan.candidate, DUPLICATE)
             for sid, entry in plan.present[1:]:
                 if sid != plan.candidate:
                     self._reject_duplicate(ret, entry, sid, plan.entry)
@@ -188,10 +201,11 @@ class Ledger:
 
     def _decide(self, ret: Return, period: str, plan: "Plan", current: str | None, force: bool) -> Outcome:
         out = Outcome(plan.county, processed=plan.processed)
-        # a rejected version whose file left landing no longer needs a clerk: removed, it is withdrawn;
-        # replaced by another file, superseded (its violations are then no longer open)
-        self.store.close_rejected(period, plan.county, ret.return_id, [sid for sid, _ in plan.present],
-                                  "superseded" if plan.present else "withdrawn")
+        # a rejected version no file holds any more needs no clerk (its violations are then no longer
+        # open): superseded if its file holds another version now or a version seen since is there in
+        # its place, else withdrawn (the file was taken back)
+        self.store.close_rejected(period, plan.county, ret.return_id,
+                                  [(sid, e.source, e.sheet) for sid, e in plan.present], plan.newest_seen)
         if plan.candidate is None:
             if current:      # no file any more: the submission is withdrawn
                 self.store.withdraw(period, plan.county, ret.return_id)
@@ -218,7 +232,7 @@ class Ledger:
         return out
 
     def _reject_duplicate(self, ret: Return, entry: Entry, sid: str, older: Entry):
-        rule = "file.duplicate_submission"
+        rule = DUPLICATE
         done = self.store.has_violation(sid, rule)
         self.store.set_status(sid, "rejected")
         if not done:
@@ -239,3 +253,4 @@ class Plan:
     candidate: str | None = None
     entry: Entry | None = None
     first_seen: datetime | None = None
+    newest_seen: datetime | None = None                           # of the versions present

@@ -152,7 +152,7 @@ def _stage_return(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
                   key: dg.AssetKey) -> dg.MaterializeResult:
     period = context.partition_key
     county, force = _scope(options)
-    counties = {county} if county else set(COUNTIES)
+    counties = {county} if county else None         # None: every area, the city's own returns too
     with warehouse.writing() as con:
         store = LedgerStore(con)
         entries = [Entry(**e) for e in store.inventory(period, ret.return_id, ["part", "unusable"])

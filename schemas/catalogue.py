@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import unicodedata
 
 from .core import Field, Return
 
@@ -25,7 +26,8 @@ BY_NUMBER = {r.number: r for r in RETURNS.values()}
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"[\s\u3000]+", "", str(text)).replace("（", "(").replace("）", ")").lower()
+    """A name as compared: full-width forms made plain (表２, （１）), no spaces, lower case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
 
 
 _NUMBER = re.compile(r"表0*([1-9][0-9]*)(?![0-9])")          # 表1 never matches 表10

@@ -229,3 +229,64 @@ def test_a_county_correction_cycle(tmp_path, landing_copy):
                                                        ("guarantees.inpatient_reimbursed_10k_yuan.unit", 8, "美元")]
     assert all("美元" in m and "万元" in m for *_, m in units)
     assert county.section("guarantees", "inpatient_reimbursement_rate") == reimbursement
+
+
+def test_copies_duplicates_and_removals(tmp_path, landing_copy):
+    """What the ledger says follows the files as they come and go: an identical copy left after the
+    original is removed holds the version; a newer duplicate left alone is the version, its
+    duplicate violation gone; a removed rejected file is withdrawn (superseded only when a version
+    came in its place), the city's own returns included."""
+    county = County(tmp_path, landing_copy)
+    t9, t10 = county.folder / "表9 示范创建.csv", county.folder / "表10 帮扶协作.csv"
+    county.run()
+    s9 = county.state("construction")[1]
+
+    # an identical copy (as Windows names it), then the original removed: the copy holds the version
+    (county.folder / "表9 示范创建 - 副本.csv").write_bytes(t9.read_bytes())
+    county.run("--period", P)
+    assert set(county.versions("construction")) == {s9} and county.open_violations() == []
+    t9.unlink()
+    county.run("--period", P)
+    assert county.versions("construction") == {s9: ("accepted", f"{P}/{C}/表9 示范创建 - 副本.csv", None, 0)}
+
+    # a newer duplicate of 表10 with another value: rejected as a duplicate while the original is there
+    lines = t10.read_bytes().decode("gb18030").splitlines()
+    first = lines[1].split(",")
+    first[-1] = str(int(first[-1]) + 5)                        # 交流互访(人次) of the first row
+    (county.folder / "表10 帮扶协作(1).csv").write_bytes("\r\n".join([lines[0], ",".join(first), *lines[2:]])
+                                                       .encode("gb18030"))
+    county.run("--period", P)
+    s10, dup = county.state("assistance")[1], None
+    dup = next(sid for sid, v in county.versions("assistance").items() if sid != s10)
+    assert county.versions("assistance")[dup][0] == "rejected"
+    assert [v[1] for v in county.open_violations("assistance")] == ["file.duplicate_submission"]
+    # the original removed: the newer file is the one version, accepted; nothing is left open
+    t10.unlink()
+    county.run("--period", P)
+    assert county.state("assistance") == ("accepted", dup, False)
+    assert county.open_violations("assistance") == []
+    assert "重复" not in county.stdout and "(0 hard)" not in county.stdout
+
+    # a rejected newer file removed while the version in force stays: withdrawn, not superseded
+    bad = county.folder / "表10 帮扶协作 最终版.csv"
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    county.run("--period", P)
+    rejected = [sid for sid, v in county.versions("assistance").items() if v[0] == "rejected"]
+    assert len(rejected) == 1 and county.state("assistance") == ("accepted", dup, True)
+    bad.unlink()
+    county.run("--period", P)
+    assert county.versions("assistance")[rejected[0]][0] == "withdrawn"
+    assert county.state("assistance") == ("accepted", dup, False) and county.open_violations() == []
+
+    # the city's own return: an unreadable 表4 under 611000 rejected, then removed: withdrawn
+    city = landing_copy / P / "611000" / "表4 特色产业.csv"
+    city.write_bytes(b"\x00\x01not a return")
+    county.run("--period", P)
+    assert "611000 industry" in county.stdout
+    city.unlink()
+    county.run("--period", P)
+    assert query(county.wh, "select status from landing.submissions where county_code = '611000' and "
+                            "return_id = 'industry'") == [("withdrawn",)]
+    assert "611000 industry" not in county.stdout and "611000 商洛市" not in county.stdout
+    assert query(county.wh, "select count(*) from quality.violations where status = 'open' and severity = 'hard'") \
+        == [(0,)]

@@ -141,8 +141,19 @@ class LedgerStore:
     def has_violation(self, sid: str, rule_id: str) -> bool:
         return self._one("has_violation", [sid, rule_id]) is not None
 
-    def first_seen(self, sids: list[str]) -> dict:
-        return dict(self.con.execute(_sql("first_seen"), [sids]).fetchall())
+    def versions(self, sids: list[str]) -> dict[str, dict]:
+        """submission_id -> first_seen_at, source, sheet and whether it has a duplicate-submission violation."""
+        rel = self.con.execute(_sql("versions"), {"sids": sids, "duplicate": "file.duplicate_submission"})
+        cols = [d[0] for d in rel.description]
+        return {r[0]: dict(zip(cols, r)) for r in rel.fetchall()}
+
+    def relocate(self, sid: str, source: str, sheet: str | None, file_sha256: str | None):
+        """A version now held by another file (the one recorded is gone): the ledger and its violations name it."""
+        self.con.execute(_sql("relocate_submission"), [source, sheet, file_sha256, sid])
+        self.con.execute(_sql("relocate_violations"), [source, sheet, sid])
+
+    def drop_violations(self, sid: str, rule_id: str):
+        self.con.execute(_sql("drop_violations"), [sid, rule_id])
 
     def hard_count(self, sid: str) -> int:
         return self._one("hard_count", [sid])
@@ -157,9 +168,14 @@ class LedgerStore:
         """`n` more hard violations found for a version: it is rejected."""
         self.con.execute(_sql("add_hard"), [n, sid])
 
-    def close_rejected(self, period: str, county: str, return_id: str, present: list[str], status: str):
-        """The rejected versions of a county's return not among `present` get `status`."""
-        self.con.execute(_sql("close_rejected"), [status, period, county, return_id, present])
+    def close_rejected(self, period: str, county: str, return_id: str, present: list[tuple[str, str, str | None]],
+                       newest_seen):
+        """The rejected versions of a county's return no file holds any more (`present`: submission_id,
+        source, sheet of the files there): superseded if their file now holds another version or if
+        first seen at or before `newest_seen` (of the versions present; None: none is), else withdrawn."""
+        self.con.execute(_sql("close_rejected"), {
+            "period": period, "county": county, "return_id": return_id, "present": [p[0] for p in present],
+            "files": [f"{p[1]}!{p[2] or ''}" for p in present], "newest_seen": newest_seen})
 
     def withdraw(self, period: str, county: str, return_id: str):
         """No file any more: the version in force is withdrawn and its rows leave staging."""

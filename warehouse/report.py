@@ -27,11 +27,13 @@ def refresh_status(con: duckdb.DuckDBPyConnection, period: str):
     con.execute("delete from landing.status where period = ?", [period])
     con.execute("""
         insert into landing.status
-        with units as (    -- the 7 counties for every return; 市本级 only for what it submitted
+        with units as (    -- the 7 counties for every return; 市本级 only for what it submitted (a rejected
+                           -- file it took back again counts as never sent)
             select c.county_code, r.return_id
             from (select unnest($counties) as county_code) c cross join (select unnest($returns) as return_id) r
             union
             select distinct county_code, return_id from landing.submissions where period = $period and county_code = $city
+              and (status <> 'withdrawn' or hard_count = 0)
         ), kept as (
             select * from landing.submissions where period = $period and status <> 'withdrawn'
         ), in_force as (

@@ -63,8 +63,20 @@ delete from landing.files where source = ? and coalesce(sheet, '') = coalesce(?,
 -- name: insert_file
 insert into landing.files values (?, ?, ?, ?, ?, ?);
 
--- name: first_seen
-select submission_id, first_seen_at from landing.submissions where submission_id in (select unnest(?));
+-- name: versions
+select s.submission_id, s.first_seen_at, s.source, s.sheet,
+       exists (select 1 from quality.violations v
+               where v.submission_id = s.submission_id and v.rule_id = $duplicate) as duplicate
+from landing.submissions s where s.submission_id in (select unnest($sids::varchar[]));
+
+-- name: relocate_submission
+update landing.submissions set source = ?, sheet = ?, file_sha256 = ? where submission_id = ?;
+
+-- name: relocate_violations
+update quality.violations set source = ?, sheet = ? where submission_id = ?;
+
+-- name: drop_violations
+delete from quality.violations where submission_id = ? and rule_id = ?;
 
 -- name: unstage_version
 delete from {staging} where period = ? and county_code = ? and submission_id = ?;
@@ -86,10 +98,14 @@ order by e.county_code, e.source_row;
 update landing.submissions set hard_count = hard_count + ?, status = 'rejected' where submission_id = ?;
 
 -- name: close_rejected
--- a rejected version whose file left landing: withdrawn if nothing is there, superseded if another is
-update landing.submissions set status = ?
-where period = ? and county_code = ? and return_id = ? and status = 'rejected'
-  and submission_id not in (select unnest(?::varchar[]));
+-- a rejected version no file holds any more: superseded if its file now holds another version or
+-- a version first seen since then is there in its place, else withdrawn
+update landing.submissions
+set status = case when first_seen_at <= $newest_seen
+                    or list_contains($files, source || '!' || coalesce(sheet, '')) then 'superseded'
+                  else 'withdrawn' end
+where period = $period and county_code = $county and return_id = $return_id and status = 'rejected'
+  and submission_id not in (select unnest($present::varchar[]));
 
 -- name: withdraw
 update landing.submissions set status = 'withdrawn'
