@@ -55,8 +55,8 @@ def cmd_run(args) -> int:
     if not periods:
         _say(f"接收目录中没有报告期 / no period folder in {settings.landing}")
         return EXIT_USAGE
-    from pipelines.options import period_partitions
-    known = set(period_partitions.get_partition_keys())
+    from intake.plan import period_range
+    known = set(period_range(settings.landing))        # Dagster's partitions, without importing Dagster
     if args.period and args.period not in known:
         _say(f"报告期{args.period}不在{min(known)}–{max(known)}之内 / the period {args.period} is outside "
              f"{min(known)}–{max(known)} (periods.toml and the landing folders set the first period; the last is this year)")
@@ -84,8 +84,7 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
     """Every period in one transaction, committed after the last: all of them change or none."""
     import duckdb
 
-    from pipelines.resources import held_transaction
-    from warehouse.db import ensure_schema, key_fingerprint, record_fingerprint, recorded_fingerprint
+    from warehouse.db import ensure_schema, key_fingerprint, record_fingerprint, record_stamps, recorded_fingerprint
 
     started = time.monotonic()
     try:
@@ -103,14 +102,24 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
              "`shangluo run --rekey` (every version is read again with the new key)")
         return EXIT_USAGE
     rekey = recorded not in (None, fingerprint)
+    stamps = build_stamps(settings, periods)          # landing as it is before anything is read
+    if not (args.force or rekey or args.county) and _built_from_these(con, settings, stamps):
+        con.execute("rollback")
+        _say("自上次运行以来接收目录、规则和程序均未改变：无需运行 / nothing changed since the last run "
+             "(landing, rules, code): nothing to do")
+        _summary(settings, periods, time.monotonic() - started)
+        return EXIT_OK
     held = None
     try:
+        from pipelines.resources import held_transaction
         with held_transaction(con) as held:
             runs: list = []
             code = _run_periods(settings, periods, args, con, force=args.force or rekey, runs=runs)
             failed = code != EXIT_OK or held.failed or (rekey and _not_rekeyed(con))
             if not failed:
                 record_fingerprint(con, fingerprint, held.started)
+                if not args.county:          # every file of these periods taken
+                    record_stamps(con, stamps, held.started)
     except BaseException:
         _rollback(con, held)
         raise
@@ -137,6 +146,33 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
     from shangluo.timing import dump
     dump()
     return EXIT_OK
+
+
+def build_stamps(settings: Settings, periods: list[str]) -> dict[str, str]:
+    """period -> a digest of everything a run of it is built from: its landing files (sizes and
+    modification times, as the sensor sees them), the code and rules, periods.toml and the settings
+    that change what is stored."""
+    import hashlib
+    import json
+
+    from intake.plan import digest, observe
+    from shangluo.config import PERIODS_FILE, code_digest
+    code = [code_digest(ROOT / folder, (".py", ".sql", ".csv", ".txt", ".html", ".css", ".toml"))
+            for folder in ("cli", "intake", "pipelines", "publish", "schemas", "shangluo", "warehouse")]
+    periods_file = Path(os.environ.get("SHANGLUO_PERIODS_FILE") or PERIODS_FILE)
+    config = periods_file.read_text(encoding="utf-8") if periods_file.exists() else ""
+    files = observe(settings.landing)
+    fixed = [code, config, str(settings.landing), str(settings.reports), settings.max_file_bytes]
+    return {p: hashlib.sha256(json.dumps([*fixed, p, digest(files, p)]).encode()).hexdigest()[:16] for p in periods}
+
+
+def _built_from_these(con, settings: Settings, stamps: dict[str, str]) -> bool:
+    """The last run that took every file built these periods from exactly this (and its report files
+    are there): running again would change nothing."""
+    from publish.report import report_files
+    from warehouse.db import recorded_stamps
+    return (recorded_stamps(con, list(stamps)) == stamps
+            and all(p.exists() for period in stamps for p in report_files(settings.reports, period)))
 
 
 def _not_rekeyed(con) -> bool:
@@ -244,8 +280,9 @@ def _per_county(con, period: str):
     from schemas.catalogue import RETURNS
     from schemas.core import AREAS
     lines: dict[str, dict[str, list[str]]] = {}
-    found = con.execute("select county_code, return_id, state from landing.status where period = ? "
-                        "and state in ('missing', 'rejected')", [period]).fetchall()
+    found = con.execute("select county_code, return_id, case when state = 'accepted' then 'newer_rejected' "
+                        "else state end from landing.status where period = ? "
+                        "and (state in ('missing', 'rejected') or newer_rejected)", [period]).fetchall()
     for c, r, state in sorted(found, key=lambda x: (x[0], RETURNS[x[1]].number)):
         lines.setdefault(c, {}).setdefault(state, []).append(f"{RETURNS[r].table_label}{RETURNS[r].title}")
     for c, source in con.execute("select distinct county_code, source from landing.inventory where period = ? "
@@ -255,8 +292,9 @@ def _per_county(con, period: str):
                                   "and kind = 'skipped' and county_code not in (select unnest(?::varchar[])) order by all",
                                   [period, list(AREAS)]).fetchall():
         lines.setdefault(c, {}).setdefault("folder", []).append(message)
-    words = {"missing": "未报送 missing", "rejected": "退回无采用版本 rejected", "unusable": "无法使用的文件 unusable",
-             "folder": "目录 folder"}
+    words = {"missing": "未报送 missing", "rejected": "退回无采用版本 rejected",
+             "newer_rejected": "新版本退回、原版本继续有效 newer version rejected, the one before in force",
+             "unusable": "无法使用的文件 unusable", "folder": "目录 folder"}
     for c, states in sorted(lines.items()):
         parts = [f"{words[k]}: {'、'.join(v)}" for k, v in states.items()]
         _say(f"  {c} {AREAS.get(c, c)}: " + "; ".join(parts))
@@ -354,7 +392,8 @@ def _summary(settings: Settings, periods: list[str], seconds: float):
                     "where s.period = ? and s.status = 'rejected' and (t.state = 'rejected' or t.newer_rejected) "
                     "group by all order by all", [period]).fetchall():
                 kept = "；此前采用的版本继续有效 / the version accepted before stays in force" if older else ""
-                _say(f"  退回 rejected: {c} {r} {source} ({hard} hard){kept}")
+                why = f"{hard} hard" if hard else "重复报送 duplicate submission"
+                _say(f"  退回 rejected: {c} {r} {source} ({why}){kept}")
             _per_county(con, period)
             written = [p for p in report_files(settings.reports, period) if p.exists()]
             if written:

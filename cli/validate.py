@@ -69,16 +69,18 @@ def validate_paths(args) -> int:
             rows.append(_unusable_row(path, exc, args.period, None))
             unusable = True
             continue
-        if not period or not county:
-            _say(args, f"{path}: 无法确定报告期和县区：请放在<期别>/<县区代码>/目录下或使用--period和--county / cannot "
-                       f"tell the period and county: put the file under <period>/<county_code>/ or give --period and --county")
+        if not path.exists():
+            rows.append(_unusable_row(path, Unusable("文件不存在", "no such file"), period, county))
             unusable = True            # exit 2, after the other files are checked
             continue
-        where.add((period, county))
-        if not path.exists():
-            _say(args, f"{path}: 文件不存在 / no such file")
+        if not period or not county:
+            rows.append(_unusable_row(path, Unusable(
+                "无法确定报告期和县区：请放在<期别>/<县区代码>/目录下或使用--period和--county",
+                "cannot tell the period and county: put the file under <period>/<county_code>/ or give --period "
+                "and --county"), period, county))
             unusable = True
             continue
+        where.add((period, county))
         found, bad = check_file(path, period, county, key, sys.stderr if args.json else sys.stdout, checked)
         rows += found
         unusable = unusable or bad
@@ -150,6 +152,11 @@ def _print_table(rows: list[dict]):
         print("未发现问题 / no problems found")
         return
     for r in rows:
-        where = f"{Path(r['source']).name}{'!' + r['sheet'] if r['sheet'] else ''} 第{r['source_row'] or '-'}行 {r['column_header']}"
-        print(f"[{r['severity']}] {where} 值“{r['value']}”: {r['message_zh']} / {r['message_en']} ({r['rule_id']})")
+        where = f"{Path(r['source']).name}{'!' + r['sheet'] if r['sheet'] else ''}"
+        if r["source_row"]:
+            where += f" 第{r['source_row']}行"
+        if r["column_header"]:
+            where += f" {r['column_header']}"
+        value = f" 值“{r['value']}”" if r["value"] not in (None, "") else ""
+        print(f"[{r['severity']}] {where}{value}: {r['message_zh']} / {r['message_en']} ({r['rule_id']})")
 

@@ -44,6 +44,21 @@ def returns_to_read(store, landing: Path, period: str, rules_version: str,
     return changed_returns(landing, period, known, county) if known else None
 
 
+def period_range(landing: Path) -> list[str]:
+    """The periods (calendar years) a run may build: from the first -- the earliest of periods.toml
+    and the landing folders (a listing, nothing opened) -- to the current year (SHANGLUO_TIMEZONE).
+    Dagster's partitions are these (`pipelines.options`); the command line checks against them
+    without importing Dagster."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from shangluo.config import _periods
+    this_year = datetime.now(ZoneInfo(os.environ.get("SHANGLUO_TIMEZONE", "Asia/Shanghai"))).year
+    known = [p for p in _periods() if p.isdigit()] + landing_periods(landing)
+    first = int(min(known, default=str(this_year)))
+    return [str(y) for y in range(first, this_year + 1)]
+
+
 # ------------------------------------------------------------------ landing as the sensor sees it
 
 def observe(root: Path, only: str | None = None) -> dict[str, list[int]]:

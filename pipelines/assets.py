@@ -35,7 +35,7 @@ from warehouse.report import (refresh_figures, refresh_section, refresh_status, 
                               section_is_current)
 
 from . import checks
-from .catalogue import OWNERS, column_schema, matrix, row_count, table
+from .catalogue import OWNERS, code_refs, column_schema, matrix, row_count, table
 from .checks import md_table
 from .landing_state import period_digests
 from .options import RunOptions, period_partitions
@@ -116,7 +116,8 @@ STAGING_KEYS = {rid: dg.AssetKey([GROUP_STAGING, rid]) for rid in RETURNS}
 def _staging_spec(ret) -> dg.AssetSpec:
     return dg.AssetSpec(STAGING_KEYS[ret.return_id], group_name=GROUP_STAGING, deps=[landing_inventory],
                         kinds={"pandera", "duckdb"}, owners=OWNERS,
-                        metadata={**table(f"staging.{ret.return_id}", column_schema(ret))},
+                        metadata={**table(f"staging.{ret.return_id}", column_schema(ret)),
+                                  **code_refs(f"schemas/returns/{ret.return_id}.py", "schemas/rules.py")},
                         description=f"{ret.table_label} {ret.title}：采用中的版本 / {ret.return_id}: rows of the versions "
                                     "in force")
 
@@ -213,7 +214,8 @@ def _status_check(period: str, con) -> tuple[dict, dg.AssetCheckResult]:
     states = {s: sum(1 for r in rows if r[2] == s) for s in ("accepted", "rejected", "missing")}
     missing = [r for r in rows if r[2] != "accepted" and r[0] in COUNTIES]
     summary = (f"全部报表均已采用 / every return of every county is in force ({len(rows)})" if not missing else
-               f"{len(missing)} 张报表未采用 / returns not in force: " + ", ".join(f"{c} {r}" for c, r, *_ in missing))
+               f"{len(missing)} 张报表未采用 / returns not in force: " + "、".join(
+                   f"{AREAS.get(c, c)}{RETURNS[r].table_label}{RETURNS[r].title}（{c} {r}）" for c, r, *_ in missing))
     meta = {**states, "summary": dg.MetadataValue.text(summary), "matrix": matrix(rows)}
     return meta, dg.AssetCheckResult(
         asset_key=STATUS_KEY, check_name="every_county_has_every_return", passed=not missing,
@@ -295,7 +297,7 @@ CHECK_ALONE = {
 # (spec, builder) in the order they are built
 BUILT_AFTER_STAGING = [
     (dg.AssetSpec(CROSS_KEY, group_name=GROUP_QUALITY, deps=list(STAGING_KEYS.values()), kinds={"duckdb"},
-                  owners=OWNERS, metadata=table("quality.violations"),
+                  owners=OWNERS, metadata={**table("quality.violations"), **code_refs("schemas/cross.py")},
                   description="表间和跨期核实规则，以及县区说明 / cross-return and cross-period soft rules, and "
                               "explanations"), _cross_return),
     (dg.AssetSpec(STATUS_KEY, group_name=GROUP_QUALITY, deps=[*STAGING_KEYS.values(), CROSS_KEY], kinds={"duckdb"},
@@ -303,12 +305,12 @@ BUILT_AFTER_STAGING = [
                   description="报送状态：谁已报送、谁被退回、谁未报送 / who has submitted what, period × county × return"),
      _status),
     *((dg.AssetSpec(SECTION_KEYS[s], group_name=GROUP_REPORT, skippable=True, kinds={"duckdb"}, owners=OWNERS,
-                    metadata=table(f"report.{s}"),
+                    metadata={**table(f"report.{s}"), **code_refs(f"warehouse/sql/sections/{s}.sql")},
                     deps=[STATUS_KEY, *(STAGING_KEYS[r] for r in section_reads(s))],
                     description=f"{SECTION_LABELS[s]}：期别×地区，未修约 / section {s}, period × area, unrounded"),
        _section(s)) for s in SECTIONS),
     (dg.AssetSpec(FIGURES_KEY, group_name=GROUP_REPORT, deps=list(SECTION_KEYS.values()), kinds={"duckdb"},
-                  owners=OWNERS, metadata=table("report.figures"),
+                  owners=OWNERS, metadata={**table("report.figures"), **code_refs("warehouse/published_figures.csv")},
                   description="发布数字：按发布口径修约，附文字 / the published figures, rounded and as text"), _figures),
     (dg.AssetSpec(PUBLICATION_KEY, group_name=GROUP_REPORT, deps=[FIGURES_KEY], kinds={"html", "xlsx"},
                   owners=OWNERS,

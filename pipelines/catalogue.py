@@ -3,6 +3,8 @@ in the warehouse, its columns with their Chinese labels and units (the same word
 comments of the warehouse), owners, and the county × return matrix of the submission status."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
 from schemas.catalogue import RETURNS
@@ -30,6 +32,16 @@ def table(name: str, schema: dg.TableSchema | None = None) -> dict:
         elif name.startswith("report.") and name != "report.figures":
             schema = _schema(section_columns(name.split(".", 1)[1]))
     return {"dagster/table_name": name, **({"dagster/column_schema": schema} if schema else {})}
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def code_refs(*paths: str) -> dict:
+    """dagster/code_references to the declarations an asset is built from (Dagster adds the
+    function that builds it): a return's module, a section's SQL, the figures' table."""
+    return {"dagster/code_references": dg.CodeReferencesMetadataValue(code_references=[
+        dg.LocalFileCodeReference(file_path=str(ROOT / p), line_number=1, label=p) for p in paths])}
 
 
 def row_count(n: int) -> dict:

@@ -13,7 +13,7 @@ def md_table(header, rows) -> dg.MetadataValue:
     """A small table for the Dagster UI."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join("" if v is None else str(v).replace("|", "/") for v in r) + " |" for r in rows]
-    return dg.MetadataValue.md("\n".join(lines))
+    return dg.MetadataValue.md("\n".join(lines) if rows else "无 / none")
 
 
 def staging_hard_rules(con, ret: Return, period: str, counties: set[str] | None = None,

@@ -7,13 +7,12 @@ defaults) or the launchpad of the UI (resources → options → config).
 from __future__ import annotations
 
 import os
-from datetime import date
 
 import dagster as dg
 from pydantic import Field
 
-from shangluo.config import Settings, _periods
-from intake.landing import periods as landing_periods
+from intake.plan import period_range
+from shangluo.config import Settings
 
 
 class RunOptions(dg.ConfigurableResource):
@@ -30,16 +29,9 @@ def run_config(county: str | None = None, force: bool = False, check_all: bool =
     return {"resources": {"options": {"config": {"county": county or "", "force": force, "check_all": check_all}}}}
 
 
-def _first_period() -> str:
-    """The first period: the earliest of periods.toml and the landing folders (a listing of folders,
-    nothing opened)."""
-    known = [p for p in _periods() if p.isdigit()] + landing_periods(Settings.from_env().landing)
-    return min(known, default=str(date.today().year))
-
-
 # Periods are calendar years: yearly partitions from the first period to the current year.  They
 # exist without anything being recorded in the instance, so `dagster asset materialize --partition
 # 2022` works on a fresh instance, and next year's partition appears by itself (no reload).
 period_partitions = dg.TimeWindowPartitionsDefinition(
-    cron_schedule="0 0 1 1 *", fmt="%Y", start=_first_period(), end_offset=1,
+    cron_schedule="0 0 1 1 *", fmt="%Y", start=period_range(Settings.from_env().landing)[0], end_offset=1,
     timezone=os.environ.get("SHANGLUO_TIMEZONE", "Asia/Shanghai"))

@@ -11,7 +11,7 @@ import os
 import dagster as dg
 
 from intake.landing import periods as landing_periods
-from intake.plan import PeriodRun, evaluate
+from intake.plan import PeriodRun, evaluate, settle_seconds
 from shangluo.config import Settings
 
 from .assets import ALL_ASSETS, INVENTORY_KEY, selection
@@ -54,16 +54,21 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     root = Settings.from_env().landing
     planned, cursor = evaluate(root, context.cursor)
     valid = set(period_partitions.get_partition_keys())
-    runs = []
+    runs, skipped = [], []
     for p, run in planned.items():
         if p not in valid:
-            context.log.warning(f"{p}: 不是报告期分区 / not a period partition (periods.toml, the first period)")
+            skipped.append(f"{p}: 不是报告期分区 / not a period partition (periods.toml, the first period)")
+            context.log.warning(skipped[-1])
         elif already_built(context.instance, p, run):
-            context.log.info(f"{p}: 这些文件已经处理过 / a run already took these files")
+            skipped.append(f"{p}: 这些文件已经处理过 / a run already took these files")
+            context.log.info(skipped[-1])
         else:
             runs.append(dg.RunRequest(run_key=run.key, partition_key=p, asset_selection=selection(run.reads),
                                       run_config=run_config(), tags={"shangluo/trigger": "sensor"}))
-    return dg.SensorResult(run_requests=runs, cursor=cursor)
+    reason = None if runs else "; ".join(skipped) or (
+        f"接收目录没有已稳定的变化（文件{settle_seconds():.0f}秒内未再改动才处理） / no settled change in landing "
+        f"(a file is taken once unchanged for {settle_seconds():.0f} s)")
+    return dg.SensorResult(run_requests=runs, cursor=cursor, skip_reason=reason)
 
 
 def nightly_cron() -> str:

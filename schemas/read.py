@@ -866,6 +866,7 @@ def _keys(ret: Return) -> tuple[dict[str, str], dict[str, list[str]]]:
         for f in ret.fields:
             for alias in (f.label, f.bare_label, f.name, *f.headers):
                 exact.setdefault(squash(alias), f.name)
+                exact.setdefault(_BRACKETS.sub("", squash(alias)), f.name)    # 交流互访批次 for 交流互访(批次)
                 names = bare.setdefault(_BRACKETED.sub("", squash(alias)), [])
                 if f.name not in names:
                     names.append(f.name)
@@ -878,6 +879,7 @@ def header_keys(ret: Return) -> dict[str, str]:
 
 
 _BRACKETED = re.compile(r"[(\[【]([^()\[\]【】]*)[)\]】]")
+_BRACKETS = re.compile(r"[()\[\]【】]")
 
 
 
@@ -935,7 +937,9 @@ def _two_level(parent: list, child: list, ret: Return) -> list:
     for c in range(max(len(parent), len(child))):
         p = parent[c] if c < len(parent) else None
         ch = child[c] if c < len(child) else None
-        tries = [t for t in (ch, (p.strip() + ch.strip()) if p and ch and squash(p) != squash(ch) else None,
+        both = p and ch and squash(p) != squash(ch)
+        tries = [t for t in (ch, (p.strip() + ch.strip()) if both else None,      # 户主 + 姓名
+                             f"{p.strip()}（{ch.strip()}）" if both else None,     # 交流互访 over 批次 and 人次
                              p if ch is None else None) if t is not None]
         out.append(next((t for t in tries if resolve_header(ret, t)[0] is not None), ch))
     return out
@@ -1103,7 +1107,7 @@ def _locate_rows(grid: Grid, ret: Return, at: int, header: list, header_row: int
         if below:
             loc.notes.append(f"“{loc.headers[name]}”列有合并单元格，已向下填充（第{min(below)}–{max(below)}行中{len(below)}格） / "
                              f"column '{loc.headers[name]}': merged cells filled down ({len(below)} cells, rows {min(below)}-{max(below)})")
-    body = grid.table.slice(at + 1)
+    body = grid.table.slice(at + 1 + _header_aids(grid, loc, at))
     kinds = row_kinds(body)
     rows = body.column("__row")
     for i in np.flatnonzero((kinds != "data") & (kinds != "blank")):
@@ -1117,6 +1121,49 @@ def _locate_rows(grid: Grid, ret: Return, at: int, header: list, header_row: int
         name_of = {c: n for n, c in loc.col_of.items()}
         loc.uncached = sorted((r, name_of[c]) for r, c in grid.uncached_formulas if c in name_of)
     return loc
+
+
+# what a 统计报表 writes in the first cells of its column-number row (栏次): 甲 1 2 3 ...
+_ORDINALS = frozenset("甲乙丙丁戊己庚辛壬癸") | {"栏次", "行次", "序号", "栏号", "a", "b", "c"}
+_DASHES = frozenset({"—", "-", "--", "——", "/", "－"})
+
+
+def _numbering_row(cells: list) -> bool:
+    """A column-number row: ordinals (甲, 乙) and the numbers 1, 2, 3 ... in order, nothing else (with
+    no ordinal, at least four numbers from 1: a data row of a few small consecutive counts is data)."""
+    vals = [squash(c) for c in cells if c is not None and squash(c)]
+    nums = [int(v) for v in vals if v.isdigit()]
+    ordinal = any(v in _ORDINALS for v in vals)
+    return (len(nums) >= 2 and all(v.isdigit() or v in _ORDINALS for v in vals)
+            and nums == list(range(nums[0], nums[0] + len(nums))) and (ordinal or (nums[0] == 1 and len(nums) >= 4)))
+
+
+def _units_row(cells: list) -> bool:
+    """A row of units under the header (个, 万元, 人 ...): at least one known unit, the other cells
+    blank, dashes or a short word that is no number (a unit to be refused by name)."""
+    vals = [squash(c) for c in cells if c is not None and squash(c)]
+    return (any(units.known(v) for v in vals)
+            and all(units.known(v) or v in _DASHES or (len(v) <= 4 and not v[0].isdigit()) for v in vals)
+            and 2 * sum(units.known(v) for v in vals) >= len([v for v in vals if v not in _DASHES]))
+
+
+def _header_aids(grid: Grid, loc: Located, at: int) -> int:
+    """The rows right under the header that are not data: a column-number row (甲 1 2 3, skipped)
+    and a row of units (each column's unit, converted or refused as if in its header).  How many."""
+    cells, numbers = grid.head(at + 3)
+    n = 0
+    for row, row_no in zip(cells[at + 1:], numbers[at + 1:]):
+        if _numbering_row(row):
+            loc.notes.append(f"第{row_no}行为栏次行，已跳过 / row {row_no} numbers the columns, skipped")
+        elif _units_row(row):
+            for name, c in loc.col_of.items():
+                if c < len(row) and row[c] is not None and squash(row[c]) and squash(row[c]) not in _DASHES:
+                    apply_unit(loc, name, row[c], row_no, loc.headers[name])
+            loc.notes.append(f"第{row_no}行为计量单位行，已按各列单位读取 / row {row_no} gives the columns' units")
+        else:
+            break
+        n += 1
+    return n
 
 
 def _locate_vertical(grid: Grid, ret: Return, at: int) -> Located:

@@ -260,6 +260,7 @@ def test_copies_duplicates_and_removals(tmp_path, landing_copy):
     dup = next(sid for sid, v in county.versions("assistance").items() if sid != s10)
     assert county.versions("assistance")[dup][0] == "rejected"
     assert [v[1] for v in county.open_violations("assistance")] == ["file.duplicate_submission"]
+    assert f"退回 rejected: {C} assistance {P}/{C}/表10 帮扶协作(1).csv (重复报送 duplicate submission)" in county.stdout
     # the original removed: the newer file is the one version, accepted; nothing is left open
     t10.unlink()
     county.run("--period", P)
@@ -273,6 +274,8 @@ def test_copies_duplicates_and_removals(tmp_path, landing_copy):
     county.run("--period", P)
     rejected = [sid for sid, v in county.versions("assistance").items() if v[0] == "rejected"]
     assert len(rejected) == 1 and county.state("assistance") == ("accepted", dup, True)
+    assert f"{C} 洛南县: 新版本退回、原版本继续有效 newer version rejected, the one before in force: 表10帮扶协作" \
+        in county.stdout
     bad.unlink()
     county.run("--period", P)
     assert county.versions("assistance")[rejected[0]][0] == "withdrawn"

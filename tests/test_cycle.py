@@ -134,8 +134,18 @@ def test_one_corrected_return_is_the_only_thing_processed_again(tmp_path, landin
     assert {s for s in parsed if parsed[s] != parsed_before.get(s)} == {"2022/611024/employment.csv"}
     assert query(wh, city_sql)[0][0] - city_before == Decimal("0.1")   # 1000 persons are 0.1 万人
 
-    shangluo("run", env=env)                                            # nothing changed: nothing processed
+    out = shangluo("run", env=env).stdout                              # nothing changed: nothing processed
     assert _ledger(wh) == after and dict(query(wh, "select source, seen_at from landing.files")) == parsed
+    assert "nothing changed since the last run" in out and "重新读取" not in out      # no Dagster run at all
+    assert "2022: 报表 accepted 71 / rejected 0 / missing 0; 全市指标 69/69 complete" in out
+
+    # what a run is built from besides the returns: an explanation file, a report file taken away
+    (landing_copy / "2022" / "611024" / "说明.csv").write_text("表号,规则编号,业务键,说明\n", encoding="utf-8")
+    assert "2022: 重新读取 / reading again: 无 / none" in shangluo("run", env=env).stdout
+    assert "nothing changed since the last run" in shangluo("run", env=env).stdout
+    (tmp_path / "reports" / "report-2021.md").unlink()
+    assert "2021: 重新读取" in shangluo("run", env=env).stdout
+    assert (tmp_path / "reports" / "report-2021.md").exists()
 
 
 def _figures(wh):

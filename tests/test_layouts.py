@@ -178,8 +178,53 @@ def test_vertical_form_with_yuan_in_the_unit_column(tmp_path):
     assert [(f.rule_id, f.value) for f in checked.findings] == [("guarantees.insurance_base_persons.unit", "人次")]
 
 
+T10 = ["帮扶类型", "项目数(个)", "投入资金(万元)", "引进资金(万元)", "公益募捐资金(万元)", "引进企业(家)"]
+T10_ROWS = [["定点帮扶", 104, "4315.69", 0, 0, 0, 6, 24], ["宁商协作", 8, "4648.79", 0, 0, 1, 4, 53]]
+
+
+def test_two_level_header_whose_parent_is_the_column_name(tmp_path):
+    """交流互访 merged over 批次 and 人次 (declared 交流互访(批次), 交流互访(人次)); the other columns merged down."""
+    rows = [["商州区2022年帮扶协作"] + [None] * 7, [*T10, "交流互访", None], [None] * 6 + ["批次", "人次"], *T10_ROWS]
+    merges = ("A1:H1", "G2:H2", *(f"{c}2:{c}3" for c in "ABCDEF"))
+    checked, loc = _check(_xlsx(tmp_path / "表10.xlsx", rows, merges))
+    assert checked.findings == []
+    assert checked.typed.column("exchange_batches").to_pylist() == [6, 4]
+    assert checked.typed.column("exchange_persons").to_pylist() == [24, 53]
+    # written plainly, without brackets: the same columns
+    plain = tmp_path / "plain" / "表10.csv"
+    plain.parent.mkdir()
+    plain.write_text(",".join([*T10, "交流互访批次", "交流互访人次"]) + "\n" +
+                     "\n".join(",".join(map(str, r)) for r in T10_ROWS) + "\n", encoding="utf-8")
+    checked, _ = _check(plain)
+    assert checked.findings == [] and checked.typed.column("exchange_persons").to_pylist() == [24, 53]
+
+
+def test_a_column_number_row_and_a_units_row_under_the_header(tmp_path):
+    """统计报表 number their columns (甲 1 2 3 ...) and may give units in a row of their own: neither
+    is data; a unit there is converted (元 to 万元) or refused like one in the header."""
+    header = ["帮扶类型", "项目数", "投入资金", "引进资金", "公益募捐资金", "引进企业", "交流互访(批次)", "交流互访(人次)"]
+    numbers = ["甲", 1, 2, 3, 4, 5, 6, 7]
+    unit_row = [None, "个", "元", "万元", "万元", "家", "批次", "人次"]
+    rows = [header, numbers, unit_row, ["定点帮扶", 104, 43156900, 0, 0, 0, 6, 24]]
+    checked, loc = _check(_xlsx(tmp_path / "表10.xlsx", rows))
+    assert checked.findings == []
+    assert checked.typed.column("funds_invested_10k_yuan").to_pylist() == [Decimal("4315.69")]
+    assert loc.source_rows.tolist() == [4]
+    assert any("栏次" in n for n in checked.notes) and any("计量单位行" in n for n in checked.notes)
+    assert any("元" in n and "已换算为万元" in n for n in checked.notes)
+    unit_row[2] = "美元"
+    (tmp_path / "b").mkdir()
+    checked, _ = _check(_xlsx(tmp_path / "b" / "表10.xlsx", [header, numbers, unit_row, rows[3]]))
+    assert [(f.rule_id, f.value, f.source_row) for f in checked.findings] == \
+        [("assistance.funds_invested_10k_yuan.unit", "美元", 3)]
+    # a data row of small consecutive counts right under the header stays data
+    (tmp_path / "c").mkdir()
+    checked, _ = _check(_xlsx(tmp_path / "c" / "表10.xlsx", [header, ["定点帮扶", 1, 2, 3, 4, 5, 6, 7]]))
+    assert checked.rows == 1
+
+
 @pytest.mark.parametrize("name", ["2031年表2三保障(1).csv", "表2 - 副本.csv", "表2三保障 最终版.csv", "三保障副本.csv",
-                                  "guarantees (2).csv", "表02.csv"])
+                                  "guarantees (2).csv", "表02.csv", "表２.csv"])
 def test_a_name_holding_one_return_is_that_return(tmp_path, name):
     path = tmp_path / name
     path.write_text(",".join(H2) + "\n1000,0,5000,5000,100,80,10,5,3\n", encoding="utf-8")

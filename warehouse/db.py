@@ -83,6 +83,16 @@ def record_fingerprint(con: duckdb.DuckDBPyConnection, fingerprint: str, when):
     con.execute("insert into ref.pseudonym_key values (?, ?)", [fingerprint, when])
 
 
+def recorded_stamps(con: duckdb.DuckDBPyConnection, periods: list[str]) -> dict[str, str]:
+    return dict(con.execute("select period, stamp from ref.build_stamps where period in (select unnest(?))",
+                            [periods]).fetchall())
+
+
+def record_stamps(con: duckdb.DuckDBPyConnection, stamps: dict[str, str], when):
+    con.execute("delete from ref.build_stamps where period in (select unnest(?))", [list(stamps)])
+    con.executemany("insert into ref.build_stamps values (?, ?, ?)", [(p, s, when) for p, s in stamps.items()])
+
+
 def insert_from(con: duckdb.DuckDBPyConnection, table: str, relation: str, constants: dict | None = None):
     """Insert the rows of `relation` into `table` by column name, with constant columns added in SQL."""
     extra = "".join(f", ${name} as {name}" for name in constants or {})
@@ -215,6 +225,13 @@ LEDGER = {
     "ref.pseudonym_key": ("假名密钥指纹（密钥本身从不存储） / fingerprint of the pseudonym key (never the key)", {
         "fingerprint": ("VARCHAR", "HMAC-SHA256(密钥, 固定标签) / HMAC-SHA256 of a fixed label under SHANGLUO_PII_KEY"),
         "set_at": ("TIMESTAMP", "记录时间 / recorded at"),
+    }),
+    "ref.build_stamps": ("每个报告期最近一次完整运行的依据 / per period, what the last run that took every file "
+                         "was built from", {
+        "period": ("VARCHAR", "报告期 / period"),
+        "stamp": ("VARCHAR", "接收目录文件（大小、修改时间）、程序、规则和设置的摘要 / digest of the landing files (sizes, "
+                             "modification times), code, rules and settings"),
+        "built_at": ("TIMESTAMP", "运行开始时间 / when that run started"),
     }),
     "ref.areas": ("地区 / areas: the city and its 7 counties", {
         "area_code": ("VARCHAR", "地区代码 / area code (611000 is the city)"),
