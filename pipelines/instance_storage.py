@@ -41,6 +41,15 @@ def _engine(conn_string: str, **connect_args):
         return engine
 
 
+def _forget(prefix: str):
+    """Close the kept engines of the database files under `prefix` (a storage's folder): before its
+    files are deleted (wipe), so that no kept connection writes into a file that is gone, and when the
+    storage is disposed of."""
+    with _lock:
+        for conn_string in [c for c in _engines if c.startswith(prefix)]:
+            _engines.pop(conn_string).dispose()
+
+
 def _relaxed_sync(dbapi_connection, _record):
     """In WAL mode (Dagster's SQLite files), a commit waits for the disk only at checkpoints: the
     file is never corrupted, though the last events may be lost to a power cut (not to a crash of
@@ -68,6 +77,17 @@ class _EventLog(SqliteEventLogStorage):
             with _begin(engine) as conn:
                 yield conn
 
+    def _prefix(self) -> str:
+        return self.conn_string_for_shard("x")[: -len("x.db")]
+
+    def wipe(self) -> None:
+        _forget(self._prefix())
+        super().wipe()
+
+    def dispose(self) -> None:
+        _forget(self._prefix())
+        super().dispose()
+
 
 class _Runs(SqliteRunStorage):
     @contextmanager
@@ -76,11 +96,20 @@ class _Runs(SqliteRunStorage):
             yield conn
 
 
+    def dispose(self) -> None:
+        _forget(self._conn_string)
+        super().dispose()
+
+
 class _Schedules(SqliteScheduleStorage):
     @contextmanager
     def connect(self):
         with _begin(_engine(self._conn_string)) as conn:
             yield conn
+
+    def dispose(self) -> None:
+        _forget(self._conn_string)
+        super().dispose()
 
 
 class ProjectSqliteStorage(DagsterSqliteStorage):

@@ -42,3 +42,18 @@ def test_only_a_few_engines_are_kept(instance):
         assert dg.materialize([one], instance=instance).success
     assert len(instance_storage._engines) <= instance_storage.KEEP                                # noqa: SLF001
     assert len(instance.get_runs()) == instance_storage.KEEP + 4
+
+
+def test_a_wipe_closes_the_kept_connections_of_the_files_it_deletes(instance, tmp_path):
+    assert dg.materialize([one], instance=instance).success
+    (run,) = instance.get_runs()
+    shard = tmp_path / "dagster" / "history" / "runs" / f"{run.run_id}.db"
+    assert shard.is_file() and any(run.run_id in c for c in instance_storage._engines)           # noqa: SLF001
+    instance.wipe()
+    assert not shard.exists()
+    assert not any(run.run_id in c for c in instance_storage._engines)                          # noqa: SLF001
+    assert dg.materialize([one], instance=instance).success                                      # a fresh start works
+    (again,) = instance.get_runs()
+    assert len(instance.get_records_for_run(again.run_id).records) > 5
+    instance.dispose()      # the runs' and events' engines closed (Dagster's instance leaves its schedule storage be)
+    assert [c for c in instance_storage._engines if str(tmp_path) in c and "schedules" not in c] == []  # noqa: SLF001
