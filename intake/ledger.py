@@ -159,7 +159,7 @@ class Ledger:
             plan.present.append((sid, entry))
         if plan.present:
             # the oldest version present is the candidate; a different newer one is a duplicate submission
-            versions = self.store.versions([sid for sid, _ in plan.present])
+            versions = self.store.versions([sid for sid, _ in plan.present], DUPLICATE)
             seen = {sid: v["first_seen_at"] for sid, v in versions.items()}
             plan.present.sort(key=lambda p: (seen[p[0]], p[1].mtime_ns, p[1].source, p[1].sheet or ""))
             plan.candidate, plan.entry = plan.present[0]

@@ -141,9 +141,10 @@ class LedgerStore:
     def has_violation(self, sid: str, rule_id: str) -> bool:
         return self._one("has_violation", [sid, rule_id]) is not None
 
-    def versions(self, sids: list[str]) -> dict[str, dict]:
-        """submission_id -> first_seen_at, source, sheet and whether it has a duplicate-submission violation."""
-        rel = self.con.execute(_sql("versions"), {"sids": sids, "duplicate": "file.duplicate_submission"})
+    def versions(self, sids: list[str], duplicate_rule: str) -> dict[str, dict]:
+        """submission_id -> first_seen_at, source, sheet and `duplicate`: whether it has a violation of
+        `duplicate_rule` (the duplicate submission)."""
+        rel = self.con.execute(_sql("versions"), {"sids": sids, "duplicate": duplicate_rule})
         cols = [d[0] for d in rel.description]
         return {r[0]: dict(zip(cols, r)) for r in rel.fetchall()}
 
