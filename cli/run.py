@@ -149,9 +149,9 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
 
 
 def build_stamps(settings: Settings, periods: list[str]) -> dict[str, str]:
-    """period -> a digest of everything a run of it is built from: its landing files (sizes and
-    modification times, as the sensor sees them), the code and rules, periods.toml and the settings
-    that change what is stored."""
+    """period -> a digest of everything a run of it is built from: its landing files and P-1's (sizes
+    and modification times, as the sensor sees them), the code and rules, periods.toml and the
+    settings that change what is stored."""
     import hashlib
     import json
 
@@ -163,7 +163,9 @@ def build_stamps(settings: Settings, periods: list[str]) -> dict[str, str]:
     config = periods_file.read_text(encoding="utf-8") if periods_file.exists() else ""
     files = observe(settings.landing)
     fixed = [code, config, str(settings.landing), str(settings.reports), settings.max_file_bytes]
-    return {p: hashlib.sha256(json.dumps([*fixed, p, digest(files, p)]).encode()).hexdigest()[:16] for p in periods}
+    # P's figures read P-1 (the `_previous` columns): its files are in P's stamp too
+    return {p: hashlib.sha256(json.dumps([*fixed, p, digest(files, p), digest(files, str(int(p) - 1))]).encode()
+                              ).hexdigest()[:16] for p in periods}
 
 
 def _built_from_these(con, settings: Settings, stamps: dict[str, str]) -> bool:

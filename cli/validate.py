@@ -128,6 +128,8 @@ def check_file(path: Path, period: str, county: str, key: bytes, log=None, seen:
                 seen.append(part.ret.return_id)
             _note(log, f"{path}{'!' + part.sheet if part.sheet else ''}: {part.ret.table_label} {part.ret.return_id}, "
                   f"{checked.rows} 行 rows, {checked.hard_count} 强制性错误 hard, {checked.soft_count} 核实性警告 soft")
+            for n in checked.notes:          # how it was read: units converted, rows skipped, cells filled down
+                _note(log, f"  {n}")
         for n in notes:
             _note(log, f"{path}: {n}")
     except Unusable as exc:

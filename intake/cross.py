@@ -6,6 +6,7 @@ only: they never change a submission's ledger row, its acceptance or completenes
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 from schemas.catalogue import RETURNS, match_return
 from schemas.core import SOFT, Field
@@ -19,6 +20,7 @@ def refresh_cross_rules(store, period: str) -> dict[str, int]:
     for rule in CROSS_RULES:
         found = store.cross_found(rule.sql, period)
         for county, return_id, field, row, bkey, value, other, sid, source, sheet, layout in found:
+            value, other = _plain(value), _plain(other)
             f = RETURNS[return_id].field(field) if field in RETURNS[return_id].names else None
             header, cell_row = _located(layout, field, f)
             rows.append({"period": period, "county_code": county, "return_id": return_id, "submission_id": sid,
@@ -30,6 +32,11 @@ def refresh_cross_rules(store, period: str) -> dict[str, int]:
         counts[rule.rule_id] = len(found)
     store.replace_cross_violations(period, rows)
     return counts
+
+
+def _plain(v):
+    """A number as a clerk writes it (129071, 1234.98), not as DECIMAL(18,6) prints it."""
+    return format(v.normalize(), "f") if isinstance(v, Decimal) else v
 
 
 def _located(layout, field: str, f: Field | None) -> tuple[str, int | None]:

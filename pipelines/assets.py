@@ -31,7 +31,7 @@ from warehouse.figures import SECTION_LABELS, SECTIONS, section_reads
 from warehouse.ledger import LedgerStore
 from intake.ledger import Ledger, known_files
 from intake.cross import apply_explanations, refresh_cross_rules
-from warehouse.report import (refresh_figures, refresh_section, refresh_status, section_inputs,
+from warehouse.report import (city_figures, status_rows, refresh_figures, refresh_section, refresh_status, section_inputs,
                               section_is_current)
 
 from . import checks
@@ -209,8 +209,7 @@ def _cross_return(period: str, con, warehouse: WarehouseResource, force: bool) -
 
 def _status_check(period: str, con) -> tuple[dict, dg.AssetCheckResult]:
     """The state counts and matrix of landing.status, and the check that every return is in."""
-    rows = con.execute("select county_code, return_id, state, late, newer_rejected from landing.status "
-                       "where period = ? order by county_code, return_id", [period]).fetchall()
+    rows = status_rows(con, period)
     states = {s: sum(1 for r in rows if r[2] == s) for s in ("accepted", "rejected", "missing")}
     missing = [r for r in rows if r[2] != "accepted" and r[0] in COUNTIES]
     summary = (f"全部报表均已采用 / every return of every county is in force ({len(rows)})" if not missing else
@@ -245,12 +244,10 @@ def _section(section: str):
 def _figures(period: str, con, warehouse: WarehouseResource, force: bool) -> dg.MaterializeResult:
     with phase("aggregate"):
         refresh_figures(con, period)
-    rows = con.execute("select figure_id, text, complete, reason from report.figures "
-                       "where period = ? and area_code = '611000' order by figure_id", [period]).fetchall()
+    rows, stored = city_figures(con, period)
     return dg.MaterializeResult(asset_key=FIGURES_KEY, metadata={
         "city_figures": len(rows), "city_complete": sum(1 for r in rows if r[2]),
-        **row_count(con.execute("select count(*) from report.figures where period = ?",
-                                                    [period]).fetchall()[0][0]),
+        **row_count(stored),
         "city": md_table(["指标", "文字", "完整", "原因"], [list(r) for r in rows]),
     })
 

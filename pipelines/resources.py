@@ -23,7 +23,8 @@ from pydantic import PrivateAttr
 
 from shangluo.config import Settings, rules_version
 from shangluo.timing import phase
-from warehouse.db import connect, ensure_schema, key_fingerprint, record_fingerprint, recorded_fingerprint
+from warehouse.db import (connect, ensure_schema, forget_stamps, key_fingerprint, record_fingerprint,
+                          recorded_fingerprint)
 
 
 class CommitFailed(Exception):
@@ -84,6 +85,15 @@ def held_transaction(con):
         _HELD.remove(held)
 
 
+def _forget_stamps(context: dg.InitResourceContext, con):
+    """A run may change its period and the next one (whose figures read it): their stamps no longer
+    say what they were built from (`shangluo run` records them again after a run that took every
+    file), so a later `shangluo run` does not skip them.  No partition known: every stamp."""
+    run = getattr(context, "dagster_run", None)
+    period = run.tags.get("dagster/partition") if run is not None else None
+    forget_stamps(con, [period, str(int(period) + 1)] if period and period.isdigit() else None)
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse and the landing folder of the run (defaults from the environment)."""
 
@@ -112,6 +122,7 @@ class WarehouseResource(dg.ConfigurableResource):
             held = _HELD[-1]
             self._con, self._failed, self._started, self._owned = held.con, False, held.started, False
             self._pending = held.pending
+            _forget_stamps(context, held.con)
             try:
                 yield self
             finally:
@@ -126,6 +137,7 @@ class WarehouseResource(dg.ConfigurableResource):
             self._pending = []
             ensure_schema(con)
             _same_key(con, settings, self._started)
+            _forget_stamps(context, con)
             yield self
             if self._open:      # the last step commits (`commit`); what is left here is a failure's
                 con.execute("rollback")

@@ -147,6 +147,22 @@ def test_one_corrected_return_is_the_only_thing_processed_again(tmp_path, landin
     assert "2021: 重新读取" in shangluo("run", env=env).stdout
     assert (tmp_path / "reports" / "report-2021.md").exists()
 
+    # a run that did not take every file (--county) forgets the stamps: landing back as stamped is
+    # then no reason to skip (the file restored with its old time, as a copy made by Explorer keeps it)
+    path = landing_copy / "2022" / "611024" / "employment.csv"
+    kept, stat = path.read_bytes(), path.stat()
+    path.write_bytes(csv_bytes("employment", [dict(row, employed_persons=row["employed_persons"] + 7)], "utf-8-sig", "en"))
+    shangluo("run", "--county", "611024", env=env)
+    assert query(wh, city_sql)[0][0] - city_before == Decimal("0.1007")
+    path.write_bytes(kept)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    out = shangluo("run", env=env).stdout
+    assert "nothing changed since" not in out and "2022: 重新读取 / reading again: employment" in out
+    assert query(wh, city_sql)[0][0] - city_before == Decimal("0.1")
+    # a run of P-1 alone: P is run again next time (its figures read P-1)
+    shangluo("run", "--period", "2021", "--force", env=env)
+    assert "2022: 重新读取" in shangluo("run", env=env).stdout
+
 
 def _figures(wh):
     return sorted(query(wh, "select period, area_code, figure_id, value, text, complete from report.figures"))

@@ -88,6 +88,12 @@ def recorded_stamps(con: duckdb.DuckDBPyConnection, periods: list[str]) -> dict[
                             [periods]).fetchall())
 
 
+def forget_stamps(con: duckdb.DuckDBPyConnection, periods: list[str] | None = None):
+    """These periods' stamps (None: all) are no longer what they were built from."""
+    con.execute("delete from ref.build_stamps where ? is null or period in (select unnest(?::varchar[]))",
+                [periods, periods])
+
+
 def record_stamps(con: duckdb.DuckDBPyConnection, stamps: dict[str, str], when):
     con.execute("delete from ref.build_stamps where period in (select unnest(?))", [list(stamps)])
     con.executemany("insert into ref.build_stamps values (?, ?, ?)", [(p, s, when) for p, s in stamps.items()])

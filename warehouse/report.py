@@ -56,6 +56,19 @@ def refresh_status(con: duckdb.DuckDBPyConnection, period: str):
           "deadline": deadline(period)})   # NULL: no deadline configured, nothing is late
 
 
+def status_rows(con: duckdb.DuckDBPyConnection, period: str) -> list[tuple]:
+    """landing.status of `period`: county_code, return_id, state, late, newer_rejected."""
+    return con.execute("select county_code, return_id, state, late, newer_rejected from landing.status "
+                       "where period = ? order by county_code, return_id", [period]).fetchall()
+
+
+def city_figures(con: duckdb.DuckDBPyConnection, period: str) -> tuple[list[tuple], int]:
+    """The city's figures of `period` (figure_id, text, complete, reason) and how many rows of all areas."""
+    rows = con.execute("select figure_id, text, complete, reason from report.figures "
+                       "where period = ? and area_code = '611000' order by figure_id", [period]).fetchall()
+    return rows, con.execute("select count(*) from report.figures where period = ?", [period]).fetchall()[0][0]
+
+
 def _in_force(con, periods: list[str]) -> set[tuple[str, str, str]]:
     return set(con.execute(
         "select period, county_code, return_id from landing.status where state = 'accepted' and period in "
