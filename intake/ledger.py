@@ -161,7 +161,9 @@ class Ledger:
             # the oldest version present is the candidate; a different newer one is a duplicate submission
             versions = self.store.versions([sid for sid, _ in plan.present], DUPLICATE)
             seen = {sid: v["first_seen_at"] for sid, v in versions.items()}
-            plan.present.sort(key=lambda p: (seen[p[0]], p[1].mtime_ns, p[1].source, p[1].sheet or ""))
+            # equal times (a copy that kept the original's, as Explorer makes them): the shorter name,
+            # the original rather than its `- 副本` or `(1)`
+            plan.present.sort(key=lambda p: (seen[p[0]], p[1].mtime_ns, len(p[1].source), p[1].source, p[1].sheet or ""))
             plan.candidate, plan.entry = plan.present[0]
             plan.first_seen, plan.newest_seen = seen[plan.candidate], max(seen.values())
             mine = versions[plan.candidate]
