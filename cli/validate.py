@@ -20,6 +20,7 @@ from schemas.messages import Unusable
 from schemas import engine
 from schemas.read import is_system_file, parts_of
 from intake.check import check_part
+from intake.explanations import explanations_in, match
 from intake.landing import unknown_county
 from shangluo.config import cutoff
 
@@ -59,7 +60,7 @@ def _files(paths: list[Path]):
 
 def validate_paths(args) -> int:
     key = os.environ.get("SHANGLUO_PII_KEY", "").encode() or secrets.token_bytes(32)   # nothing is stored
-    rows, unusable, where, checked = [], False, set(), []
+    rows, unusable, where, checked, explanations = [], False, set(), [], []
     for path in _files(args.paths):
         if is_system_file(path.name):
             continue
@@ -81,9 +82,11 @@ def validate_paths(args) -> int:
             unusable = True
             continue
         where.add((period, county))
-        found, bad = check_file(path, period, county, key, sys.stderr if args.json else sys.stdout, checked)
+        found, bad = check_file(path, period, county, key, sys.stderr if args.json else sys.stdout, checked,
+                                explanations)
         rows += found
         unusable = unusable or bad
+    _explain(args, rows, explanations)
     if not checked and not unusable:        # an empty folder, or only explanations: nothing was checked
         rows.append(_unusable_row(" ".join(map(str, args.paths)), Unusable("没有找到任何报表文件", "no return found"),
                                   args.period, args.county))
@@ -103,11 +106,12 @@ def validate_paths(args) -> int:
     return 1 if any(r["severity"] == HARD for r in rows) else 0
 
 
-def check_file(path: Path, period: str, county: str, key: bytes, log=None, seen: list | None = None
-               ) -> tuple[list[dict], bool]:
+def check_file(path: Path, period: str, county: str, key: bytes, log=None, seen: list | None = None,
+               explanations: list | None = None) -> tuple[list[dict], bool]:
     """Every violation `validate` finds in one file (dicts with the columns of quality.violations
     and `business_key`), and whether the file was unusable.  Summary lines go to `log` (None: silent);
-    the returns checked are appended to `seen`, if given."""
+    the returns checked are appended to `seen`, the rows of a 说明 file or sheet to `explanations`,
+    if given."""
     rows, unusable = [], False
     base = dict(period=period, county_code=county, submission_id=None, source=str(path), status="open",
                 explanation=None)
@@ -116,7 +120,9 @@ def check_file(path: Path, period: str, county: str, key: bytes, log=None, seen:
             raise Unusable("文件为空（0字节）", "the file is empty (0 bytes)")
         parts, notes = parts_of(path)
         for part in parts:
-            if part.ret is None:
+            if part.ret is None:          # 说明: answers to warnings, applied once every file is checked
+                if explanations is not None:
+                    explanations += [{"county_code": county, **e} for e in explanations_in(part, period, county)]
                 continue
             con = engine.connect()          # a large CSV file is checked in DuckDB, in memory
             try:
@@ -136,6 +142,20 @@ def check_file(path: Path, period: str, county: str, key: bytes, log=None, seen:
         unusable = True
         rows.append(_unusable_row(path, exc, period, county))
     return rows, unusable
+
+
+def _explain(args, rows: list[dict], explanations: list[dict]):
+    """The 说明 among the files answer their warnings as the pipeline will (`intake.explanations.match`);
+    an explanation that answers none is said, since the clerk can still correct it."""
+    if not explanations:
+        return
+    answered, n, unmatched = match(explanations, rows)
+    for i, text in answered.items():
+        rows[i].update(status="explained", explanation=text)
+    _say(args, f"说明：{n} 条核实性警告已说明 / explanations: {n} soft warning(s) explained")
+    for e in unmatched:
+        _say(args, f"说明未对应任何警告 / an explanation answers no warning: {e['table']} {e['rule_id']} "
+                   f"{e['business_key'] or ''}".rstrip())
 
 
 def _unusable_row(path, exc: Unusable, period: str | None, county: str | None) -> dict:
@@ -160,5 +180,6 @@ def _print_table(rows: list[dict]):
         if r["column_header"]:
             where += f" {r['column_header']}"
         value = f" 值“{r['value']}”" if r["value"] not in (None, "") else ""
-        print(f"[{r['severity']}] {where}{value}: {r['message_zh']} / {r['message_en']} ({r['rule_id']})")
+        said = f" [已说明 explained: {r['explanation']}]" if r["status"] == "explained" else ""
+        print(f"[{r['severity']}] {where}{value}: {r['message_zh']} / {r['message_en']} ({r['rule_id']}){said}")
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from schemas.catalogue import RETURNS, match_return
+from intake.explanations import match
+from schemas.catalogue import RETURNS
 from schemas.core import SOFT, Field
 from schemas.cross import CROSS_RULES
 
@@ -49,21 +50,13 @@ def _located(layout, field: str, f: Field | None) -> tuple[str, int | None]:
 # ------------------------------------------------------------------ explanations (read in intake.explanations)
 
 def apply_explanations(store, period: str, explanations: list[dict]) -> dict[str, int]:
-    """Mark the soft warnings a county has explained; hard errors cannot be explained away.
+    """Mark the soft warnings a county has explained (`intake.explanations.match` decides which).
     `explanations`: plain rows (county_code, table, rule_id, business_key, explanation), as intake
     read them from landing (`intake.explanations.period_explanations`).  Open are the violations of
     the versions that need a clerk or are in force; those of a version superseded or withdrawn (its
     file replaced or removed) are closed."""
     store.reopen_violations(period)
-    explained = unmatched = 0
-    for e in explanations:
-        if not (e["explanation"] or "").strip():
-            continue        # a row left unanswered (the 审核反馈表 lists every warning) explains nothing
-        ret = match_return(e["table"] or "")
-        if ret is None or not e["rule_id"]:
-            unmatched += 1
-            continue
-        n = store.explain(period, e["county_code"], ret.return_id, e["rule_id"], e["business_key"], e["explanation"])
-        explained += n
-        unmatched += 0 if n else 1
-    return {"explained": explained, "explanations_matching_nothing": unmatched}
+    warnings = store.explainable(period)
+    answered, _, unmatched = match(explanations, warnings)
+    store.explain([(warnings[i]["violation_id"], text) for i, text in answered.items()])
+    return {"explained": len(answered), "explanations_matching_nothing": len(unmatched)}

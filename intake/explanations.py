@@ -1,6 +1,7 @@
 """The counties' explanations (说明) as landing holds them: `说明.csv` or a sheet `说明` in the county
 folder, with columns 表号, 规则编号, 业务键, 说明.  Read here, from the files the landing scan listed
-in `landing.inventory`; `intake.cross` applies the plain rows to the open warnings."""
+in `landing.inventory` (or those `validate` is given); which warning an explanation answers is
+decided here only (`match`): the pipeline (`intake.cross`) and `validate` both apply it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,11 @@ EXPLANATIONS = Return(
 
 
 def read_explanations(landing: Path, period: str, county: str, source: str, sheet: str | None) -> list[dict]:
-    part = Part(Path(landing) / source, None, sheet)
+    return explanations_in(Part(Path(landing) / source, None, sheet), period, county)
+
+
+def explanations_in(part: Part, period: str, county: str) -> list[dict]:
+    """The rows of one 说明 file or sheet: table, rule_id, business_key, explanation."""
     loc = locate(part.grid(), EXPLANATIONS)
     checked = check(loc, Context(period, county, cutoff(period)), b"")
     return checked.typed.select(["table", "rule_id", "business_key", "explanation"]).to_pylist()
@@ -33,3 +38,29 @@ def period_explanations(store, landing: Path, period: str) -> list[dict]:
         out += [{"county_code": e["county_code"], **x}
                 for x in read_explanations(landing, period, e["county_code"], e["source"], e["sheet"])]
     return out
+
+
+def match(explanations: list[dict], warnings: list[dict]) -> tuple[dict[int, str], int, list[dict]]:
+    """Which warnings the explanations answer: an explanation (county_code, table, rule_id,
+    business_key, explanation) answers the soft warnings of its county, of the return its 表号 names,
+    with its rule id and business key (none: those without one); hard errors are never explained away,
+    an unanswered row (blank 说明: the 审核反馈表 lists every warning) answers nothing.  `warnings`:
+    dicts with county_code, return_id, rule_id, business_key, severity.  Returns the index of each
+    warning answered -> its explanation, how many were, and the explanations that answer none."""
+    from schemas.catalogue import match_return
+    by_key: dict[tuple, list[int]] = {}
+    for i, w in enumerate(warnings):
+        if w["severity"] == "soft":
+            by_key.setdefault((w["county_code"], w["return_id"], w["rule_id"], w["business_key"] or ""), []).append(i)
+    answered: dict[int, str] = {}
+    unmatched = []
+    for e in explanations:
+        if not (e["explanation"] or "").strip():
+            continue
+        ret = match_return(e["table"] or "")
+        hits = by_key.get((e["county_code"], ret.return_id if ret else None, e["rule_id"], e["business_key"] or ""), [])
+        for i in hits:
+            answered[i] = e["explanation"]
+        if not hits:
+            unmatched.append(e)
+    return answered, len(answered), unmatched

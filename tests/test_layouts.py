@@ -279,3 +279,13 @@ def test_the_landing_scan_names_an_unknown_county_folder_with_the_codes(tmp_path
     (entry,) = scan_period(tmp_path, "2022", 1 << 20)
     assert entry.kind == "skipped" and "611099" in entry.message_zh and "611026（柞水县）" in entry.message_zh
     assert "611099" in entry.message_en and "611002" in entry.message_en
+
+
+def test_a_value_that_is_no_number_is_a_type_error_and_nothing_more(tmp_path):
+    """约500 for a count: the hard type error; the per-person soft rule over it says nothing."""
+    ret = RETURNS["social_assistance"]
+    path = tmp_path / "表3.csv"
+    path.write_text(",".join(f.label for f in ret.fields if f.name != "county_code") + "\n约500,100,10,1\n",
+                    encoding="utf-8")
+    checked, _ = _check(path, Context("2022", "611021", date(2022, 12, 31)))
+    assert _rules(checked) == ["social_assistance.dibao_tekun_persons.type"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
 import sys
 
@@ -70,9 +71,19 @@ def test_the_feedback_workbook_sent_back_explains_the_warnings_it_answers(tmp_pa
     ws.cell(2, len(header)).value = None
     ws.cell(3, len(header)).value = "户主之父母同住，13人属实"                  # answered in 说明.csv
     text = io.StringIO()
-    csv.writer(text, lineterminator="\r\n").writerows([c.value for c in line] for line in ws.iter_rows())
+    wrong = ["表1", "monitoring_households.household_size.soft_mx", "611021000003"] + [None] * (len(header) - 4) + ["打错了"]
+    csv.writer(text, lineterminator="\r\n").writerows([*([c.value for c in line] for line in ws.iter_rows()), wrong])
     (folder / "说明.csv").write_bytes(text.getvalue().encode("gb18030"))      # as Excel saves a sheet in Chinese
     _edit_csv(folder / "表2 三保障.csv", lambda rows: rows[1].__setitem__(rows[0].index("危房改造户数"), "392"))
+    # validate answers the warnings as the run will, and names the explanation that answers none
+    proc = shangluo("validate", str(folder), "--json", env=env)
+    said = {(r["business_key"], r["status"], r["explanation"]) for r in json.loads(proc.stdout)
+            if r["rule_id"] == "monitoring_households.household_size.soft_max"}
+    assert said == {("611021000001", "explained", "经核实，该户确有13口人"),
+                    ("611021000002", "explained", "户主之父母同住，13人属实"), ("611021000003", "open", None)}
+    assert "2 soft warning(s) explained" in proc.stderr
+    assert "an explanation answers no warning: 表1 monitoring_households.household_size.soft_mx 611021000003" \
+        in proc.stderr
     shangluo("run", "--period", "2022", env=env)
     got = query(tmp_path / "warehouse.duckdb", "select business_key, status, explanation from quality.violations "
                                                "where period = '2022' and county_code = '611021' and rule_id = "

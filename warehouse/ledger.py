@@ -235,12 +235,23 @@ class LedgerStore:
     def reopen_violations(self, period: str):
         self.con.execute(_sql("reopen_violations"), [period])
 
-    def explain(self, period: str, county: str, return_id: str, rule_id: str, business_key: str,
-                explanation: str) -> int:
-        """Mark a county's matching open soft warnings explained; how many were."""
-        return len(self.con.execute(_sql("explain"), {
-            "period": period, "county_code": county, "return_id": return_id, "rule_id": rule_id,
-            "business_key": business_key or "", "explanation": explanation}).fetchall())
+    def explainable(self, period: str) -> list[dict]:
+        """The open soft warnings of the versions in force (violation_id, county_code, return_id,
+        rule_id, business_key, severity): what an explanation may answer."""
+        rel = self.con.execute(_sql("explainable"), [period])
+        cols = [d[0] for d in rel.description]
+        return [dict(zip(cols, r)) for r in rel.fetchall()]
+
+    def explain(self, answered: list[tuple[int, str]]):
+        """Mark these warnings (violation_id, explanation) explained."""
+        if not answered:
+            return
+        self.con.register("__explained", pa.table({"violation_id": pa.array([a[0] for a in answered], pa.int64()),
+                                                   "explanation": pa.array([a[1] for a in answered], pa.string())}))
+        try:
+            self.con.execute(_sql("explain"))
+        finally:
+            self.con.unregister("__explained")
 
     def open_soft(self, period: str) -> int:
         return self._one("open_soft", [period])

@@ -7,7 +7,8 @@ def _per_head_within(amount, heads, low, high):
     """元 per person (or person-time) within [low, high]; amounts are in 万元."""
     def check(df, ctx):
         per_head = df[amount].astype("float64") * 10000 / df[heads].astype("float64").where(df[heads] > 0)
-        return passes((per_head >= low) & (per_head <= high))
+        # NaN (no count, a zero count, a value that is no number: the type rule's job) passes, as NULL does in SQL
+        return passes(((per_head >= low) & (per_head <= high)) | per_head.isna())
     return check
 
 

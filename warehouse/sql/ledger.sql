@@ -149,12 +149,16 @@ update quality.violations v
 set status = case when s.status in ('accepted', 'rejected') then 'open' else 'closed' end, explanation = null
 from landing.submissions s where v.period = ? and s.submission_id = v.submission_id;
 
+-- name: explainable
+-- the soft warnings an explanation may answer: open, of the versions in force
+select v.rowid as violation_id, v.county_code, v.return_id, v.rule_id, v.business_key, v.severity
+from quality.violations v
+where v.period = ? and v.severity = 'soft' and v.status = 'open'
+  and v.submission_id in (select submission_id from landing.submissions where status = 'accepted');
+
 -- name: explain
-update quality.violations set status = 'explained', explanation = $explanation
-where period = $period and county_code = $county_code and return_id = $return_id and rule_id = $rule_id
-  and coalesce(business_key, '') = $business_key and severity = 'soft'
-  and submission_id in (select submission_id from landing.submissions where status = 'accepted')
-returning 1;
+update quality.violations v set status = 'explained', explanation = e.explanation
+from __explained e where v.rowid = e.violation_id;
 
 -- name: open_soft
 select count(*) from quality.violations where period = ? and severity = 'soft' and status = 'open';
