@@ -149,10 +149,10 @@ def _explain(args, rows: list[dict], explanations: list[dict]):
     an explanation that answers none is said, since the clerk can still correct it."""
     if not explanations:
         return
-    answered, n, unmatched = match(explanations, rows)
+    answered, unmatched = match(explanations, rows)
     for i, text in answered.items():
         rows[i].update(status="explained", explanation=text)
-    _say(args, f"说明：{n} 条核实性警告已说明 / explanations: {n} soft warning(s) explained")
+    _say(args, f"说明：{len(answered)} 条核实性警告已说明 / explanations: {len(answered)} soft warning(s) explained")
     for e in unmatched:
         _say(args, f"说明未对应任何警告 / an explanation answers no warning: {e['table']} {e['rule_id']} "
                    f"{e['business_key'] or ''}".rstrip())

@@ -57,6 +57,6 @@ def apply_explanations(store, period: str, explanations: list[dict]) -> dict[str
     file replaced or removed) are closed."""
     store.reopen_violations(period)
     warnings = store.explainable(period)
-    answered, _, unmatched = match(explanations, warnings)
+    answered, unmatched = match(explanations, warnings)
     store.explain([(warnings[i]["violation_id"], text) for i, text in answered.items()])
     return {"explained": len(answered), "explanations_matching_nothing": len(unmatched)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from schemas.catalogue import match_return
 from schemas.core import Context, Field, Return
 from schemas.read import Part, locate
 from schemas.validate import check
@@ -40,14 +41,13 @@ def period_explanations(store, landing: Path, period: str) -> list[dict]:
     return out
 
 
-def match(explanations: list[dict], warnings: list[dict]) -> tuple[dict[int, str], int, list[dict]]:
+def match(explanations: list[dict], warnings: list[dict]) -> tuple[dict[int, str], list[dict]]:
     """Which warnings the explanations answer: an explanation (county_code, table, rule_id,
     business_key, explanation) answers the soft warnings of its county, of the return its 表号 names,
     with its rule id and business key (none: those without one); hard errors are never explained away,
     an unanswered row (blank 说明: the 审核反馈表 lists every warning) answers nothing.  `warnings`:
     dicts with county_code, return_id, rule_id, business_key, severity.  Returns the index of each
-    warning answered -> its explanation, how many were, and the explanations that answer none."""
-    from schemas.catalogue import match_return
+    warning answered -> its explanation, and the explanations that answer none."""
     by_key: dict[tuple, list[int]] = {}
     for i, w in enumerate(warnings):
         if w["severity"] == "soft":
@@ -63,4 +63,4 @@ def match(explanations: list[dict], warnings: list[dict]) -> tuple[dict[int, str
             answered[i] = e["explanation"]
         if not hits:
             unmatched.append(e)
-    return answered, len(answered), unmatched
+    return answered, unmatched

@@ -6,8 +6,9 @@ from ..core import SOFT, Field, Return, Rule
 def _per_head_within(amount, heads, low, high):
     """元 per person (or person-time) within [low, high]; amounts are in 万元."""
     def check(df, ctx):
-        per_head = df[amount].astype("float64") * 10000 / df[heads].astype("float64").where(df[heads] > 0)
-        # NaN (no count, a zero count, a value that is no number: the type rule's job) passes, as NULL does in SQL
+        # as the SQL form: a zero count passes; so does a value missing or no number (NULL in SQL: the
+        # required and type rules' job); a negative count gives a negative amount per head, outside
+        per_head = df[amount].astype("float64") * 10000 / df[heads].astype("float64").where(df[heads] != 0)
         return passes(((per_head >= low) & (per_head <= high)) | per_head.isna())
     return check
 
