@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from intake.landing import changed_returns, returns_named
+from intake.landing import changed_returns, inside, returns_named
 from intake.landing import periods as landing_periods
 from intake.ledger import known_files
 
@@ -62,13 +62,25 @@ def period_range(landing: Path) -> list[str]:
 # ------------------------------------------------------------------ landing as the sensor sees it
 
 def observe(root: Path, only: str | None = None) -> dict[str, list[int]]:
-    """relative path -> [size, mtime_ns] of every file under <period>/<county>/ (links not followed)."""
+    """relative path -> [size, mtime_ns] of every file under <period>/<county>/ (links not followed:
+    a period or county folder that is a link out of landing is itself the entry, never listed)."""
     out = {}
+
+    def link(path: Path):
+        st = path.lstat()
+        out[path.relative_to(root).as_posix()] = [st.st_size, st.st_mtime_ns]
+
     for period in landing_periods(root):
         if only is not None and period != only:
             continue
+        if not inside(root, root / period):
+            link(root / period)
+            continue
         for county in sorted((root / period).iterdir()):
             if not county.is_dir():
+                continue
+            if not inside(root, county):
+                link(county)
                 continue
             for f in sorted(county.iterdir()):
                 if f.is_file() or f.is_symlink():

@@ -1045,7 +1045,7 @@ def locate(grid: Grid, ret: Return) -> Located:
                                     "找不到表头行：没有一行包含本表的列名",
                                     "no header row found: no row holds this return's column names"))
         return loc
-    return _locate_rows(grid, ret, best_at, best_header, head_rows[best_at])
+    return _locate_rows(grid, ret, best_at, best_header, (head, head_rows))
 
 
 def _missing_column(loc: Located, f, header: list, header_row: int):
@@ -1099,7 +1099,9 @@ def set_apart(loc: Located, kind: str, row_no: int, cells: dict[str, str | None]
         loc.notes.append(f"第{row_no}行为{what}，已跳过 / row {row_no} is a {kind} row, skipped")
 
 
-def _locate_rows(grid: Grid, ret: Return, at: int, header: list, header_row: int) -> Located:
+def _locate_rows(grid: Grid, ret: Return, at: int, header: list, head: tuple[list, list[int]]) -> Located:
+    """The rows below the header at `at` of `head` (the first rows, as `Grid.head` gives them)."""
+    header_row = head[1][at]
     loc = Located(ret, {}, np.array([], dtype=np.int32), {})
     map_header(loc, header, header_row)
     for name, c in loc.col_of.items():     # cells merged down rows (乡镇 over its villages): filled, noted once
@@ -1107,7 +1109,7 @@ def _locate_rows(grid: Grid, ret: Return, at: int, header: list, header_row: int
         if below:
             loc.notes.append(f"“{loc.headers[name]}”列有合并单元格，已向下填充（第{min(below)}–{max(below)}行中{len(below)}格） / "
                              f"column '{loc.headers[name]}': merged cells filled down ({len(below)} cells, rows {min(below)}-{max(below)})")
-    body = grid.table.slice(at + 1 + _header_aids(grid, loc, at))
+    body = grid.table.slice(at + 1 + _header_aids(grid, loc, at, head))
     kinds = row_kinds(body)
     rows = body.column("__row")
     for i in np.flatnonzero((kinds != "data") & (kinds != "blank")):
@@ -1147,10 +1149,10 @@ def _units_row(cells: list) -> bool:
             and 2 * sum(units.known(v) for v in vals) >= len([v for v in vals if v not in _DASHES]))
 
 
-def _header_aids(grid: Grid, loc: Located, at: int) -> int:
+def _header_aids(grid: Grid, loc: Located, at: int, head: tuple[list, list[int]]) -> int:
     """The rows right under the header that are not data: a column-number row (甲 1 2 3, skipped)
     and a row of units (each column's unit, converted or refused as if in its header).  How many."""
-    cells, numbers = grid.head(at + 3)
+    cells, numbers = head if len(head[0]) >= at + 3 else grid.head(at + 3)
     n = 0
     for row, row_no in zip(cells[at + 1:], numbers[at + 1:]):
         if _numbering_row(row):

@@ -172,3 +172,20 @@ def test_a_correction_in_p_minus_1_reaches_the_sections_of_p(tmp_path, landing_c
     before = query(wh, industry)
     shangluo("run", "--period", "2022", env=env)                            # nothing changed: nothing rebuilt
     assert query(wh, industry) == before and query(wh, sql)[1][3] == e22
+
+
+def test_landing_as_the_sensor_sees_it_never_lists_a_folder_outside(tmp_path):
+    """A county or period folder that is a link out of landing is one entry (the link itself): what
+    lies outside is never listed, yet the link's coming and going is seen."""
+    from intake.plan import digest, observe
+    landing, outside = tmp_path / "landing", tmp_path / "outside"
+    (landing / "2022" / "611002").mkdir(parents=True)
+    (landing / "2022" / "611002" / "表9.csv").write_text("x", encoding="utf-8")
+    outside.mkdir()
+    (outside / "secret.csv").write_text("y", encoding="utf-8")
+    before = digest(observe(landing))
+    (landing / "2022" / "611021").symlink_to(outside)
+    (landing / "2021").symlink_to(outside)
+    seen = observe(landing)
+    assert set(seen) == {"2022/611002/表9.csv", "2022/611021", "2021"}
+    assert digest(seen) != before

@@ -114,14 +114,13 @@ class LedgerStore:
             self.con.unregister("__entries")
         return {(source, sheet or None): sid for source, sheet, sid in rows}
 
-    def record(self, submission: dict, violations: list[dict], file: tuple) -> bool:
+    def record(self, submission: dict, violations: list[dict], file: tuple):
         """A version as read from a file: its ledger row (inserted, or describing the file that holds
         it now), its violations (replacing those of an earlier reading) and the file it came from
-        (`file`: source, sheet, file_sha256, rules_version, submission_id, read_at).  True if new."""
+        (`file`: source, sheet, file_sha256, rules_version, submission_id, read_at)."""
         sid = submission["submission_id"]
         params = {**submission, "layout": json.dumps(submission["layout"], ensure_ascii=False)}
-        new = self._one("submission_exists", [sid]) is None
-        if new:
+        if self._one("submission_exists", [sid]) is None:
             self.con.execute(_sql("insert_submission"), params)
         else:
             self.con.execute(_sql("update_submission"), {k: params[k] for k in (
@@ -130,7 +129,6 @@ class LedgerStore:
         self.add_violations(violations)
         self.con.execute(_sql("delete_file"), [file[0], file[1]])
         self.con.execute(_sql("insert_file"), list(file))
-        return new
 
     def add_violations(self, rows: list[dict]):
         if rows:
