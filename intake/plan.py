@@ -66,7 +66,7 @@ def observe(root: Path, only: str | None = None) -> dict[str, list[int]]:
     a period or county folder that is a link out of landing is itself the entry, never listed)."""
     out = {}
 
-    def link(path: Path):
+    def link(path: Path):           # the entry itself, never what it points to
         st = path.lstat()
         out[path.relative_to(root).as_posix()] = [st.st_size, st.st_mtime_ns]
 
@@ -83,9 +83,8 @@ def observe(root: Path, only: str | None = None) -> dict[str, list[int]]:
                 link(county)
                 continue
             for f in sorted(county.iterdir()):
-                if f.is_file() or f.is_symlink():
-                    st = f.lstat()
-                    out[f.relative_to(root).as_posix()] = [st.st_size, st.st_mtime_ns]
+                if f.is_symlink() or not f.is_dir():      # a FIFO or a device too: the scan refuses it, by name
+                    link(f)
     return out
 
 

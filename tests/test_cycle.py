@@ -143,6 +143,12 @@ def test_one_corrected_return_is_the_only_thing_processed_again(tmp_path, landin
     (landing_copy / "2022" / "611024" / "说明.csv").write_text("表号,规则编号,业务键,说明\n", encoding="utf-8")
     assert "2022: 重新读取 / reading again: 无 / none" in shangluo("run", env=env).stdout
     assert "nothing changed since the last run" in shangluo("run", env=env).stdout
+    fifo = landing_copy / "2022" / "611024" / "表9 副本.csv"          # not a regular file: refused, never opened
+    os.mkfifo(fifo)
+    out = shangluo("run", env=env).stdout
+    assert "nothing changed since" not in out and "表9 副本.csv" in out
+    fifo.unlink()
+    assert "nothing changed since" not in shangluo("run", env=env).stdout
     (tmp_path / "reports" / "report-2021.md").unlink()
     assert "2021: 重新读取" in shangluo("run", env=env).stdout
     assert (tmp_path / "reports" / "report-2021.md").exists()
