@@ -70,19 +70,19 @@ class Ledger:
                  "rule_id": f.rule_id, "severity": f.severity, "message_zh": f.message_zh, "message_en": f.message_en,
                  "status": "open", "explanation": None, "business_key": f.business_key} for f in findings]
 
-    def _record(self, entry: Entry, ret: Return, content_sha: str, rows: int, hard: int, soft: int, notes: str,
-                findings: list[Finding], layout: dict) -> str:
-        """A version as read from `entry`: new, or known and now held by this file (the ledger and
-        the violations then describe the file that holds it now, its rows where they now are)."""
+    def _recording(self, entry: Entry, ret: Return, content_sha: str, rows: int, hard: int, soft: int, notes: str,
+                   findings: list[Finding], layout: dict) -> tuple[str, tuple[dict, list[dict], tuple]]:
+        """A version as read from `entry`, and what the store records of it (`LedgerStore.record`):
+        new, or known and now held by this file (the ledger and the violations then describe the
+        file that holds it now, its rows where they now are)."""
         sid = submission_id(entry.period, entry.county_code, ret.return_id, content_sha, self.rules_version)
-        self.store.record(
+        return sid, (
             {"submission_id": sid, "period": entry.period, "county_code": entry.county_code,
              "return_id": ret.return_id, "source": entry.source, "sheet": entry.sheet, "content_sha256": content_sha,
              "rules_version": self.rules_version, "rows": rows, "first_seen_at": self.now, "hard_count": hard,
              "soft_count": soft, "file_sha256": entry.file_sha256, "notes": notes, "layout": layout},
             self._violations(entry, ret, sid, findings),
             (entry.source, entry.sheet, entry.file_sha256, self.rules_version, sid, self.now))
-        return sid
 
     def _stage(self, ret: Return, entry: Entry, sid: str, checked: Checked):
         """Put an accepted version's rows into staging, beside the version in force until `_decide`."""
@@ -97,9 +97,9 @@ class Ledger:
         (None: every area, the city's own returns included; a county with no file is then missing).
 
         1. per county, each file or sheet present becomes a version (parsed only when new: the small
-           files of all counties are typed together, a large one alone); a new version that passes
-           its checks goes into staging at once, beside the version in force, so no large file's
-           rows are held in memory past its own check;
+           files of all counties are typed together and recorded together, a large one alone); a new
+           version that passes its checks goes into staging, beside the version in force: a large
+           file's at once, so that no large file's rows are held in memory past its own check;
         2. the city-wide set rules run in SQL over staging: the new candidates against what stays in force;
         3. per county, the version in force is decided and staging keeps only its rows.
         """
@@ -118,8 +118,14 @@ class Ledger:
         fresh = [e for e in entries if known[(e.source, e.sheet)] is None and e.kind != "unusable"]
         results = dict(zip([(e.source, e.sheet) for e in fresh],
                            check_entries(self.landing, fresh, ret, self.key)))
-        plans = {county: self._versions(ret, county, by_county.get(county, []), known, results)
-                 for county in sorted(counties | set(by_county) | pending)}
+        plans = {county: Plan(county) for county in sorted(counties | set(by_county) | pending)}
+        batch = _Batch()
+        for county, plan in plans.items():
+            self._read(ret, period, plan, by_county.get(county, []), known, results, batch)
+        self._flush(ret, period, batch)
+        versions = self.store.versions([sid for p in plans.values() for sid, _ in p.present], DUPLICATE)
+        for plan in plans.values():
+            self._choose(ret, plan, versions)
         if ret.key and not ret.key_within_county:
             self._city_unique(ret, period, plans, in_force)
         return {county: self._decide(ret, period, plan, in_force.get(county), force) for county, plan in plans.items()}
@@ -130,13 +136,19 @@ class Ledger:
         except (Unusable, OSError) as exc:
             return exc
 
-    def _versions(self, ret: Return, county: str, entries: list[Entry], known: dict, results: dict) -> "Plan":
-        plan = Plan(county)
+    def _read(self, ret: Return, period: str, plan: "Plan", entries: list[Entry], known: dict, results: dict,
+              batch: "_Batch"):
+        """The version each of a county's files holds: known by its file, or read now and recorded
+        (and, accepted, staged).  The small files' recordings wait in `batch`, written together by
+        `_flush`; a large file is checked alone, now, and recorded at once (after what waits, so
+        recordings keep their order), so that its rows are not held past its own check."""
         for entry in entries:
             sid = known[(entry.source, entry.sheet)]
             if sid is None:
                 checked = results.get((entry.source, entry.sheet))
-                if checked is None and entry.kind != "unusable":      # a large file: checked alone, now
+                alone = checked is None and entry.kind != "unusable"
+                if alone:                                         # a large file: checked alone, now
+                    self._flush(ret, period, batch)
                     checked = self._check_alone(entry, ret)
                 if isinstance(checked, (Unusable, OSError)):      # found only when read: unusable, the rest goes on
                     exc = checked
@@ -145,22 +157,43 @@ class Ledger:
                     entry, checked = replace(entry, kind="unusable", message_zh=zh, message_en=en), None
                 if checked is None:
                     finding = Finding(0, "", "", "file.unusable", HARD, entry.message_zh, entry.message_en)
-                    sid = self._record(entry, ret, entry.file_sha256 or hashlib.sha256(entry.source.encode()).hexdigest(),
-                                       0, 1, 0, f"{entry.message_zh} / {entry.message_en}", [finding], {})
+                    sid, recording = self._recording(
+                        entry, ret, entry.file_sha256 or hashlib.sha256(entry.source.encode()).hexdigest(),
+                        0, 1, 0, f"{entry.message_zh} / {entry.message_en}", [finding], {})
+                    self.store.record(*recording) if alone else batch.records.append(recording)
                 else:
-                    sid = self._record(entry, ret, checked.content_sha256, checked.rows, checked.hard_count,
-                                       checked.soft_count, "\n".join(checked.notes), checked.findings, checked.layout)
+                    sid, recording = self._recording(entry, ret, checked.content_sha256, checked.rows,
+                                                     checked.hard_count, checked.soft_count, "\n".join(checked.notes),
+                                                     checked.findings, checked.layout)
+                    if alone:
+                        self.store.record(*recording)
+                        if checked.accepted:
+                            self._stage(ret, entry, sid, checked)
+                        checked.release(self.store.engine)
+                    else:
+                        batch.records.append(recording)
+                        if checked.accepted:
+                            batch.staged.append((entry.county_code, sid, checked))
+                        else:
+                            checked.release(self.store.engine)
                     if checked.accepted:
-                        self._stage(ret, entry, sid, checked)
                         plan.staged.add(sid)
-                    checked.release(self.store.engine)
                     plan.layouts[sid] = checked.layout
                 plan.processed.append(sid)
             plan.present.append((sid, entry))
+
+    def _flush(self, ret: Return, period: str, batch: "_Batch"):
+        """Write the recordings that wait, then stage the accepted versions among them."""
+        self.store.record_many(batch.records)
+        with phase("write"):
+            self.store.stage_many(ret.return_id, period, batch.staged)
+        batch.records, batch.staged = [], []
+
+    def _choose(self, ret: Return, plan: "Plan", versions: dict[str, dict]):
+        """The candidate among the versions present (`versions`: what the store knows of them)."""
         if plan.present:
             # the oldest version present is the candidate; a different newer one is a duplicate submission
-            versions = self.store.versions([sid for sid, _ in plan.present], DUPLICATE)
-            seen = {sid: v["first_seen_at"] for sid, v in versions.items()}
+            seen = {sid: versions[sid]["first_seen_at"] for sid, _ in plan.present}
             # equal times (a copy that kept the original's, as Explorer makes them): the shorter name,
             # the original rather than its `- 副本` or `(1)`
             plan.present.sort(key=lambda p: (seen[p[0]], p[1].mtime_ns, len(p[1].source), p[1].source, p[1].sheet or ""))
@@ -175,7 +208,6 @@ class Ledger:
             for sid, entry in plan.present[1:]:
                 if sid != plan.candidate:
                     self._reject_duplicate(ret, entry, sid, plan.entry)
-        return plan
 
     def _city_unique(self, ret: Return, period: str, plans: dict[str, "Plan"], in_force: dict[str, str]):
         """A business key unique in the city: a new version repeating a key that another county
@@ -242,6 +274,13 @@ class Ledger:
             self.store.add_violations(self._violations(entry, ret, sid, [Finding(
                 0, "", "", rule, HARD, f"重复报送：同一报表已有文件{where}，本文件未采用",
                 f"duplicate submission: {where} already holds this return; this newer file is not used")]))
+
+
+@dataclass
+class _Batch:
+    """Recordings of versions read in this run, and accepted versions to stage, waiting to be written."""
+    records: list[tuple[dict, list[dict], tuple]] = field(default_factory=list)
+    staged: list[tuple[str, str, Checked]] = field(default_factory=list)
 
 
 @dataclass

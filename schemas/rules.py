@@ -49,6 +49,7 @@ class CatalogueRule:
     row_rule: bool
     sql: str | None
     clear: bool = False        # its SQL reads a clear ID number (see `needs_clear`)
+    per_county: bool = False   # `check(s, county)`: the submitting county of each row (a Series) or of all
 
 
 def _field_checks(ret: Return, f: Field, ctx: Context) -> list[CatalogueRule]:
@@ -56,8 +57,9 @@ def _field_checks(ret: Return, f: Field, ctx: Context) -> list[CatalogueRule]:
     rid, lab, col = f"{ret.return_id}.{f.name}", f.label, f'"{f.name}"'
     out = []
 
-    def add(suffix, severity, fn, zh, en, sql=None):
-        out.append(CatalogueRule(RuleInfo(f"{rid}.{suffix}", severity, (f.name,), zh, en), fn, False, sql))
+    def add(suffix, severity, fn, zh, en, sql=None, per_county=False):
+        out.append(CatalogueRule(RuleInfo(f"{rid}.{suffix}", severity, (f.name,), zh, en), fn, False, sql,
+                                 per_county=per_county))
 
     if f.min is not None:
         add("min", HARD, lambda s, v=f.min: s >= v, f"{lab}不能小于{f.min}", f"{f.name} must not be below {f.min}",
@@ -76,13 +78,14 @@ def _field_checks(ret: Return, f: Field, ctx: Context) -> list[CatalogueRule]:
         add("category", HARD, lambda s, v=f.values: s.isin(v), f"{lab}只能填写：{allowed}",
             f"{f.name} must be one of: {', '.join(f.values)}", f"{col} in ({', '.join(repr(v) for v in f.values)})")
     if f.kind == "county":
-        add("county", HARD, lambda s: s == ctx.county_code,
+        add("county", HARD, lambda s, county: s == county,
             f"县区代码与报送县区（{ctx.county_code}）不一致：不能报送其他县区的数据",
             f"county code differs from the submitting county ({ctx.county_code}): a county cannot submit another county's rows",
-            f"{col} = $county")
-    if f.county_prefix:
-        add("prefix", HARD, lambda s: s.str.startswith(ctx.county_code), f"{lab}应以本县区代码{ctx.county_code}开头",
-            f"{f.name} must start with the county code {ctx.county_code}", f"starts_with({col}, $county)")
+            f"{col} = $county", per_county=True)
+    if f.county_prefix:      # area codes have 6 digits (GB/T 2260): the first 6 characters are the county's
+        add("prefix", HARD, lambda s, county: s.str.slice(0, 6) == county, f"{lab}应以本县区代码{ctx.county_code}开头",
+            f"{f.name} must start with the county code {ctx.county_code}", f"starts_with({col}, $county)",
+            per_county=True)
     if f.length:
         add("format", HARD, lambda s, n=f.length: s.str.fullmatch(rf"\d{{{n}}}"), f"{lab}应为{f.length}位数字",
             f"{f.name} must be {f.length} digits", f"regexp_full_match({col}, '\\d{{{f.length}}}')")

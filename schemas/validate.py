@@ -25,8 +25,13 @@ from .rules import (ARROW_TYPES, KIND_WORDS, RuleInfo, id_in_text_info, required
                     unique_info)
 
 
+COUNTY = "__county"      # the column of the submitting county, beside the fields, in what Pandera validates
+
+
 def pandera_schema(ret: Return, ctx: Context, severity: str | None = None) -> pa.DataFrameSchema:
-    """The Pandera model of `ret` for one tier (hard or soft), or for both (None), from its declaration."""
+    """The Pandera model of `ret` for one tier (hard or soft), or for both (None), from its declaration.
+    It validates the rows of one period, of one county or several: each row's county is in the
+    column `__county` (the rules that depend on it read it there)."""
     columns = {f.name: pa.Column(pd.ArrowDtype(ARROW_TYPES[f.kind]), nullable=True, checks=[]) for f in ret.fields}
     frame_checks = []
     for rule in rule_catalogue(ret, ctx):
@@ -35,6 +40,9 @@ def pandera_schema(ret: Return, ctx: Context, severity: str | None = None) -> pa
         if rule.row_rule:
             frame_checks.append(pa.Check(lambda df, fn=rule.check: passes(fn(df, ctx)), name=rule.info.rule_id,
                                          ignore_na=False))
+        elif rule.per_county:
+            frame_checks.append(pa.Check(lambda df, fn=rule.check, c=rule.info.columns[0]: passes(fn(df[c], df[COUNTY])),
+                                         name=rule.info.rule_id, ignore_na=False))
         else:
             columns[rule.info.columns[0]].checks.append(
                 pa.Check(lambda s, fn=rule.check: passes(fn(s)), name=rule.info.rule_id, ignore_na=False))
@@ -85,25 +93,36 @@ def _flag_findings(finder: _Finder, typed: pd.DataFrame, ret: Return):
                 finder.add(f.name, int(i), info)
 
 
-def _pandera_findings(finder: _Finder, frame: pd.DataFrame, ret: Return, ctx: Context):
-    """Both tiers in one validation (every check is an error to Pandera, so each failure is in
-    `failure_cases`; the tier is the rule's): the hard findings first, then the soft ones."""
-    infos = {rule.info.rule_id: rule.info for rule in rule_catalogue(ret, ctx)}
+def pandera_failures(ret: Return, frames: list[tuple[pd.DataFrame, Context]]) -> list[list[tuple[str, int]]]:
+    """The value rules of `ret` over the rows of several submissions of one period, in one Pandera
+    validation (its cost is mostly per call): per submission, its failures as (rule id, row
+    position), the hard ones first, then the soft ones.  Both tiers are validated together (every
+    check is an error to Pandera, so each failure is in `failure_cases`; the tier is the rule's)."""
+    if not frames:
+        return []
+    ctx = frames[0][1]
+    assert all((c.period, c.cutoff) == (ctx.period, ctx.cutoff) for _, c in frames), "one period per validation"
+    sizes = np.array([len(f) for f, _ in frames])
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    whole = pd.concat([f for f, _ in frames], ignore_index=True) if len(frames) > 1 else frames[0][0].reset_index(drop=True)
+    whole[COUNTY] = pd.Series(np.repeat([c.county_code for _, c in frames], sizes), dtype=pd.ArrowDtype(pyarrow.string()))
+    out: list[list[tuple[str, int]]] = [[] for _ in frames]
     try:
-        pandera_schema(ret, ctx).validate(frame, lazy=True)
+        pandera_schema(ret, ctx).validate(whole, lazy=True)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
         broken = fc[fc["index"].isna()]
         if len(broken):   # a check that errors or a wrong dtype is a defect of ours, never a pass
             raise RuntimeError(f"{ret.return_id}: Pandera could not run {sorted(set(broken['check'].astype(str)))}: "
                                f"{list(broken['failure_case'].astype(str))[:3]}") from exc
-        fc = fc[fc["check"].isin(infos.keys())].drop_duplicates(["check", "index"])
-        for severity in (HARD, SOFT):
+        severity = {rule.info.rule_id: rule.info.severity for rule in rule_catalogue(ret, ctx)}
+        fc = fc[fc["check"].isin(severity.keys())].drop_duplicates(["check", "index"])
+        for tier in (HARD, SOFT):
             for rule_id, i in zip(fc["check"], fc["index"]):
-                info = infos[rule_id]
-                if info.severity == severity:
-                    for name in info.columns:
-                        finder.add(name, int(i), info)
+                if severity[rule_id] == tier:
+                    n = int(np.searchsorted(starts, int(i), side="right")) - 1
+                    out[n].append((rule_id, int(i) - int(starts[n])))
+    return out
 
 
 def _set_findings(finder: _Finder, frame: pd.DataFrame, ret: Return):
@@ -129,17 +148,27 @@ def check(loc: Located, ctx: Context, key: bytes) -> Checked:
 
 
 def check_many(items: list[tuple[Located, Context]], key: bytes) -> list[Checked]:
-    """Located submissions of one return, checked as `check` checks each, typed in one DuckDB
-    statement per set of columns and units (a statement costs some 10 ms however few its rows)."""
+    """Located submissions of one return, checked as `check` checks each: typed in one DuckDB
+    statement per set of units, validated by Pandera once per period (a statement or a validation
+    costs tens of milliseconds however few its rows)."""
     groups: dict[tuple, list[int]] = {}
     for n, (loc, _) in enumerate(items):
-        groups.setdefault((loc.ret.return_id, tuple(loc.columns), tuple(sorted(loc.scale.items()))), []).append(n)
+        groups.setdefault((loc.ret.return_id, tuple(sorted(loc.scale.items()))), []).append(n)
     typed: dict[int, pyarrow.Table] = {}
     for members in groups.values():
         loc = items[members[0]][0]
         tables = normalise_many(loc.ret, [_with_total(items[n][0]) for n in members], key, loc.scale)
         typed.update(zip(members, tables))
-    checked = [_check_typed(loc, ctx, typed[n]) for n, (loc, ctx) in enumerate(items)]
+    checked: list[Checked | None] = [None] * len(items)
+    periods: dict[tuple, list[int]] = {}
+    for n, (loc, ctx) in enumerate(items):
+        periods.setdefault((loc.ret.return_id, ctx.period, ctx.cutoff), []).append(n)
+    for members in periods.values():      # the value rules: one Pandera validation per return and period
+        ret = items[members[0]][0].ret
+        split = {n: _split_total(items[n][0], typed[n]) for n in members}
+        failures = pandera_failures(ret, [(split[n][1][ret.names], items[n][1]) for n in members])
+        for n, failed in zip(members, failures):
+            checked[n] = _check_typed(items[n][0], items[n][1], *split[n], failed)
     for members in groups.values():      # the version hashes, one query per return
         stored = [checked[n].stored() for n in members]
         batch = pyarrow.concat_tables(stored, promote_options="permissive").append_column(
@@ -164,22 +193,35 @@ def _with_total(loc: Located) -> dict:
             for n, v in loc.columns.items()}
 
 
-def _check_typed(loc: Located, ctx: Context, typed: pyarrow.Table) -> Checked:
+def _split_total(loc: Located, typed: pyarrow.Table) -> tuple[pyarrow.Table, pd.DataFrame, pyarrow.Table | None]:
+    """The typed rows, as Arrow and as pandas, and the typed 合计 row (None without one)."""
+    total_t = None
+    if loc.total is not None:
+        total_t, typed = typed.slice(typed.num_rows - 1), typed.slice(0, typed.num_rows - 1)
+    return typed, typed.to_pandas(types_mapper=pd.ArrowDtype), total_t
+
+
+def _check_typed(loc: Located, ctx: Context, typed: pyarrow.Table, frame_all: pd.DataFrame,
+                 total_t: pyarrow.Table | None, failed: list[tuple[str, int]]) -> Checked:
+    """The findings of one submission, in the order the clerk reads them: the reader's, the parse
+    flags, formulas without a value, the value rules (`failed`, from `pandera_failures`), the set
+    rules and 合计."""
     ret = loc.ret
     finder = _Finder(loc, ret)
     finder.out.extend(loc.findings)
-    if loc.total is not None:
-        total_t, typed = typed.slice(typed.num_rows - 1), typed.slice(0, typed.num_rows - 1)
-    frame_all = typed.to_pandas(types_mapper=pd.ArrowDtype)
     frame = frame_all[ret.names]
     _flag_findings(finder, frame_all, ret)
     for r, name in loc.uncached:
         finder.out.append(Finding(r, loc.headers.get(name, name), "", f"{ret.return_id}.{name}.formula", HARD,
                                   "公式没有缓存值：请在Excel中打开并保存文件后重新报送",
                                   "a formula has no cached value: open and save the file in Excel, then send it again"))
-    _pandera_findings(finder, frame, ret, ctx)
+    if failed:
+        infos = {rule.info.rule_id: rule.info for rule in rule_catalogue(ret, ctx)}   # messages name the county
+        for rule_id, i in failed:
+            for name in infos[rule_id].columns:
+                finder.add(name, i, infos[rule_id])
     _set_findings(finder, frame, ret)
-    if loc.total is not None:
+    if total_t is not None:
         written = total_t.to_pylist()[0]
         sums = {f.name: sum((Decimal(str(v)) for v in frame[f.name].dropna()), Decimal(0))
                 for f in ret.fields if f.kind in NUMERIC_KINDS}

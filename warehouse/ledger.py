@@ -130,6 +130,47 @@ class LedgerStore:
         self.con.execute(_sql("delete_file"), [file[0], file[1]])
         self.con.execute(_sql("insert_file"), list(file))
 
+    def record_many(self, records: list[tuple[dict, list[dict], tuple]]):
+        """`record` of each (submission, violations, file) in turn, in a few statements: a version
+        recorded twice (two files with the same content) ends as its last recording describes it,
+        rejected if any recording was; every file is recorded."""
+        if not records:
+            return
+        last: dict[str, tuple[dict, list[dict]]] = {}
+        rejected: dict[str, bool] = {}
+        for sub, violations, _ in records:
+            sid = sub["submission_id"]
+            last[sid] = (sub, violations)
+            rejected[sid] = rejected.get(sid, False) or sub["hard_count"] > 0
+        existing = {r[0] for r in self.con.execute(_sql("existing_submissions"), {"sids": list(last)}).fetchall()}
+        for known in (False, True):
+            subs = [sub for sid, (sub, _) in last.items() if (sid in existing) == known]
+            if not subs:
+                continue
+            table = pa.table({
+                **{c: [s[c] for s in subs] for c in ("submission_id", "period", "county_code", "return_id", "source",
+                                                     "sheet", "content_sha256", "rules_version", "rows", "first_seen_at",
+                                                     "hard_count", "soft_count", "file_sha256", "notes")},
+                "layout": [json.dumps(s["layout"], ensure_ascii=False) for s in subs],
+                "status": ["rejected" if rejected[s["submission_id"]] else "new" for s in subs],
+                "rejected": [rejected[s["submission_id"]] for s in subs]})
+            self.con.register("__records", table)
+            try:
+                self.con.execute(_sql("update_submissions" if known else "insert_submissions"))
+            finally:
+                self.con.unregister("__records")
+        if existing:
+            self.con.execute(_sql("delete_violations_of"), {"sids": sorted(existing)})
+        self.add_violations([v for _, violations in last.values() for v in violations])
+        files = {(f[0], f[1]): f for _, _, f in records}
+        self.con.register("__files", pa.table({c: [f[i] for f in files.values()] for i, c in enumerate(
+            ("source", "sheet", "file_sha256", "rules_version", "submission_id", "seen_at"))}))
+        try:
+            self.con.execute(_sql("delete_files"))
+            self.con.execute(_sql("insert_files"))
+        finally:
+            self.con.unregister("__files")
+
     def add_violations(self, rows: list[dict]):
         if rows:
             insert_arrow(self.con, "quality.violations", pa.table({
@@ -192,6 +233,27 @@ class LedgerStore:
                         {"period": period, "county_code": county, "submission_id": sid})
         finally:
             checked.release(self.con)
+
+    def stage_many(self, return_id: str, period: str, versions: list[tuple[str, str, object]]):
+        """`stage` of each (county, submission_id, checked) in turn, in two statements; each
+        `checked` holds its rows as Arrow (`typed`).  A version staged twice keeps its last rows."""
+        if not versions:
+            return
+        table = _staging(return_id)
+        last = {sid: (county, checked) for county, sid, checked in versions}
+        parts = []
+        for sid, (county, checked) in last.items():
+            rows = checked.stored()
+            n = rows.num_rows
+            parts.append(rows.append_column("period", pa.array([period] * n, pa.string()))
+                         .append_column("county_code", pa.array([county] * n, pa.string()))
+                         .append_column("submission_id", pa.array([sid] * n, pa.string())))
+        self.con.execute(_sql("unstage_versions", staging=table), {"period": period, "sids": list(last)})
+        try:
+            insert_arrow(self.con, table, pa.concat_tables(parts, promote_options="permissive"))
+        finally:
+            for _, _, checked in versions:
+                checked.release(self.con)
 
     def keep_in_staging(self, return_id: str, period: str, county: str, sid: str | None):
         """Staging keeps only this version of the county's return (none: no rows)."""

@@ -57,6 +57,32 @@ where submission_id = $submission_id;
 -- name: delete_violations
 delete from quality.violations where submission_id = ?;
 
+-- name: existing_submissions
+select submission_id from landing.submissions where submission_id in (select unnest($sids::varchar[]));
+
+-- name: insert_submissions
+-- new versions (__records: one row each, the status already set)
+insert into landing.submissions by name select * exclude (rejected) from __records;
+
+-- name: update_submissions
+-- known versions read again from the files that hold them now (__records), as update_submission
+update landing.submissions s set source = r.source, sheet = r.sheet, file_sha256 = r.file_sha256, notes = r.notes,
+    layout = r.layout, rows = r.rows, hard_count = r.hard_count, soft_count = r.soft_count,
+    status = case when r.rejected then 'rejected' else s.status end
+from __records r where s.submission_id = r.submission_id;
+
+-- name: delete_violations_of
+delete from quality.violations where submission_id in (select unnest($sids::varchar[]));
+
+-- name: delete_files
+delete from landing.files f using __files n where f.source = n.source and coalesce(f.sheet, '') = coalesce(n.sheet, '');
+
+-- name: insert_files
+insert into landing.files by name select * from __files;
+
+-- name: unstage_versions
+delete from {staging} where period = $period and submission_id in (select unnest($sids::varchar[]));
+
 -- name: delete_file
 delete from landing.files where source = ? and coalesce(sheet, '') = coalesce(?, '');
 
