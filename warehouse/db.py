@@ -288,15 +288,31 @@ def section_columns(section: str) -> dict[str, tuple[str, str]]:
     return cols
 
 
-def create_table(con, table: str, comment: str, columns: dict[str, tuple[str, str]]):
-    """Create `table` if missing, add missing columns, (re)write every comment."""
+def create_table(con, table: str, comment: str, columns: dict[str, tuple[str, str]], present: dict | None = None):
+    """Create `table` if missing, add missing columns, (re)write every comment that differs (a
+    statement per column costs more than the rest of a small run's step).  `present`: what
+    `_present` says of the warehouse, asked once for many tables."""
     con.execute(f"create table if not exists {table} (" +
                 ", ".join(f'"{c}" {t}' for c, (t, _) in columns.items()) + ")")
-    for c, (t, _) in columns.items():      # a warehouse built by an older version gains new columns
-        con.execute(f'alter table {table} add column if not exists "{c}" {t}')
-    con.execute(f"comment on table {table} is {_q(comment)}")
-    for c, (_, text) in columns.items():
-        con.execute(f'comment on column {table}."{c}" is {_q(text)}')
+    have_comment, have = (present if present is not None else _present(con)).get(table, (None, {}))
+    for c, (t, text) in columns.items():
+        if c not in have:                 # a warehouse built by an older version gains new columns
+            con.execute(f'alter table {table} add column if not exists "{c}" {t}')
+        if have.get(c) != text:
+            con.execute(f'comment on column {table}."{c}" is {_q(text)}')
+    if have_comment != comment:
+        con.execute(f"comment on table {table} is {_q(comment)}")
+
+
+def _present(con) -> dict[str, tuple[str | None, dict[str, str | None]]]:
+    """schema.table -> (its comment, column -> comment) of the warehouse's tables."""
+    out = {f"{s}.{t}": (c, {}) for s, t, c in con.execute(
+        "select schema_name, table_name, comment from duckdb_tables() where database_name = current_database()").fetchall()}
+    for s, t, col, c in con.execute("select schema_name, table_name, column_name, comment from duckdb_columns() "
+                                    "where database_name = current_database()").fetchall():
+        if f"{s}.{t}" in out:
+            out[f"{s}.{t}"][1][col] = c
+    return out
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection):
@@ -304,12 +320,13 @@ def ensure_schema(con: duckdb.DuckDBPyConnection):
     for schema in ("landing", "staging", "quality", "report", "ref"):
         con.execute(f"create schema if not exists {schema}")
     con.execute((SQL_DIR / "macros.sql").read_text(encoding="utf-8"))
+    present = _present(con)
     for table, (comment, columns) in LEDGER.items():
-        create_table(con, table, comment, columns)
+        create_table(con, table, comment, columns, present)
     for ret in RETURNS.values():
         create_table(con, f"staging.{ret.return_id}",
                 f"{ret.table_label} {ret.title}：采用中的版本的数据行 / {ret.return_id}: rows of the versions in force",
-                staging_columns(ret))
+                staging_columns(ret), present)
     con.execute("delete from ref.areas")
     con.executemany("insert into ref.areas values (?, ?)", list(AREAS.items()))
     con.execute("delete from ref.area_members")
