@@ -44,13 +44,15 @@ def cmd_report(args) -> int:
 
 def cmd_publish(args) -> int:
     from publish.vintage import publish
-    from warehouse.db import transaction
+    from warehouse.db import forget_stamps, transaction
     con, code = _open(Settings.from_env(), read_only=False)
     if con is None:
         return code
     try:
         with transaction(con):
             vintage, n = publish(con, args.period, args.note or "")
+            # the reports of P and P+1 compare with the vintages: the next run writes them again
+            forget_stamps(con, [args.period, *([str(int(args.period) + 1)] if args.period.isdigit() else [])])
     except LookupError as exc:
         _say(str(exc))
         return EXIT_USAGE

@@ -103,18 +103,22 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
         return EXIT_USAGE
     rekey = recorded not in (None, fingerprint)
     stamps = build_stamps(settings, periods)          # landing as it is before anything is read
-    if not (args.force or rekey or args.county) and _built_from_these(con, settings, stamps):
+    current = set() if (args.force or rekey or args.county) else _built_from_these(con, settings, stamps)
+    if current == set(periods):
         con.execute("rollback")
         _say("自上次运行以来接收目录、规则和程序均未改变：无需运行 / nothing changed since the last run "
              "(landing, rules, code): nothing to do")
         _summary(settings, periods, time.monotonic() - started)
         return EXIT_OK
+    for period in sorted(current):
+        _say(f"{period}: 未改变，沿用上次运行的结果 / unchanged since the last run: kept as built (no Dagster run)")
     held = None
     try:
         from pipelines.resources import held_transaction
         with held_transaction(con) as held:
             runs: list = []
-            code = _run_periods(settings, periods, args, con, force=args.force or rekey, runs=runs)
+            code = _run_periods(settings, [p for p in periods if p not in current], args, con,
+                                force=args.force or rekey, runs=runs)
             failed = code != EXIT_OK or held.failed or (rekey and _not_rekeyed(con))
             if not failed:
                 record_fingerprint(con, fingerprint, held.started)
@@ -149,9 +153,9 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
 
 
 def build_stamps(settings: Settings, periods: list[str]) -> dict[str, str]:
-    """period -> a digest of everything a run of it is built from: its landing files and P-1's (sizes
-    and modification times, as the sensor sees them), the code and rules, periods.toml and the
-    settings that change what is stored."""
+    """period -> a digest of everything a run of it is built from: its landing files and those of
+    every period before (sizes and modification times, as the sensor sees them), the code and rules,
+    periods.toml and the settings that change what is stored."""
     import hashlib
     import json
 
@@ -163,18 +167,23 @@ def build_stamps(settings: Settings, periods: list[str]) -> dict[str, str]:
     config = periods_file.read_text(encoding="utf-8") if periods_file.exists() else ""
     files = observe(settings.landing)
     fixed = [code, config, str(settings.landing), str(settings.reports), settings.max_file_bytes]
-    # P's figures read P-1 (the `_previous` columns): its files are in P's stamp too
-    return {p: hashlib.sha256(json.dumps([*fixed, p, digest(files, p), digest(files, str(int(p) - 1))]).encode()
-                              ).hexdigest()[:16] for p in periods}
+    # P's figures read P-1's (the `_previous` columns), and some of P-1's read P-2's staging (a
+    # change over the year): each stamp holds the one of the period before, down to the first
+    chain, before = {}, ""
+    for p in sorted({k.split("/")[0] for k in files} | set(periods), key=lambda x: (len(x), x)):
+        before = chain[p] = hashlib.sha256(json.dumps([*fixed, p, digest(files, p), before]).encode()).hexdigest()[:16]
+    return {p: chain[p] for p in periods}
 
 
-def _built_from_these(con, settings: Settings, stamps: dict[str, str]) -> bool:
-    """The last run that took every file built these periods from exactly this (and its report files
-    are there): running again would change nothing."""
+def _built_from_these(con, settings: Settings, stamps: dict[str, str]) -> set[str]:
+    """The periods that the last run taking every file built from exactly this (their report files
+    there): running them again would change nothing.  P's stamp holds P-1's files, so a period whose
+    P-1 changed is never among them; one that is keeps what it was built from P-1 as it still is."""
     from publish.report import report_files
     from warehouse.db import recorded_stamps
-    return (recorded_stamps(con, list(stamps)) == stamps
-            and all(p.exists() for period in stamps for p in report_files(settings.reports, period)))
+    recorded = recorded_stamps(con, list(stamps))
+    return {period for period, stamp in stamps.items() if recorded.get(period) == stamp
+            and all(p.exists() for p in report_files(settings.reports, period))}
 
 
 def _not_rekeyed(con) -> bool:

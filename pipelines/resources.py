@@ -86,12 +86,13 @@ def held_transaction(con):
 
 
 def _forget_stamps(context: dg.InitResourceContext, con):
-    """A run may change its period and the next one (whose figures read it): their stamps no longer
-    say what they were built from (`shangluo run` records them again after a run that took every
-    file), so a later `shangluo run` does not skip them.  No partition known: every stamp."""
+    """A run may change its period and, through the figures that read it, every later one: their
+    stamps no longer say what they were built from (`shangluo run` records them again after a run
+    that took every file), so a later `shangluo run` does not skip them.  No partition known: every
+    stamp."""
     run = getattr(context, "dagster_run", None)
     period = run.tags.get("dagster/partition") if run is not None else None
-    forget_stamps(con, [period, str(int(period) + 1)] if period and period.isdigit() else None)
+    forget_stamps(con, since=period) if period and period.isdigit() else forget_stamps(con)
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -132,7 +132,8 @@ def test_the_cli_reads_again_only_what_changed(tmp_path, landing_copy, monkeypat
     path = landing_copy / "2022" / "611024" / "employment.csv"
     path.write_bytes(path.read_bytes() + b"\n")                                 # re-saved: same content
     again = shangluo("run", env=env).stdout
-    assert "2021: 重新读取 / reading again: 无 / none (nothing changed)" in again
+    assert "2021: 未改变，沿用上次运行的结果 / unchanged since the last run: kept as built" in again   # no run of 2021
+    assert "2021: 重新读取" not in again
     assert "2022: 重新读取 / reading again: employment" in again
     forced = shangluo("run", "--period", "2022", "--force", env=env).stdout
     assert "2022: 重新读取 / reading again: 全部报表 / every return" in forced

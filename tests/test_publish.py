@@ -86,6 +86,8 @@ def test_publish_freezes_a_vintage_and_the_report_shows_revisions(tmp_path, land
     assert "published vintage 2022-" in out
     frozen = query(wh, "select * from report.vintage_figures order by all")
     assert len(frozen) == 69 * 8
+    out = shangluo("run", env=env).stdout          # the report of 2022 compares with the vintage: written again
+    assert "2022: 重新读取 / reading again: 无" in out and "2021: 未改变" in out and "nothing changed since" not in out
 
     row = dict(build("2022")["employment"]["611021"][0])
     row["employed_persons"] += 5000                                        # a correction after publication

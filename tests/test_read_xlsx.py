@@ -256,3 +256,31 @@ def test_a_workbook_of_several_sheets(tmp_path):
 def test_the_sample_workbooks_read_as_openpyxl_reads_them(path):
     for part in parts_of(path)[0]:
         texts(path, part.sheet)
+
+
+def test_sheet_names_as_openpyxl_lists_them_chart_and_hidden_sheets_too(tmp_path):
+    """The scan lists sheets by calamine (it reads only the workbook's part): the names openpyxl
+    gives, in its order; a workbook calamine cannot open gets openpyxl's word on why."""
+    from openpyxl.chart import BarChart, Reference
+
+    from schemas.messages import Unusable
+    from schemas.read import xlsx_sheet_names
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "表7"
+    ws.append(["安置点名称", "安置户数"])
+    ws.append(["城南社区", 12])
+    chart_sheet = wb.create_chartsheet("图表")
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=2, min_row=1, max_row=2))
+    chart_sheet.add_chart(chart)
+    wb.create_sheet("说明").sheet_state = "hidden"
+    path = tmp_path / "洛南县.xlsx"
+    wb.save(path)
+    assert xlsx_sheet_names(path) == openpyxl.load_workbook(path, read_only=True).sheetnames == ["表7", "图表", "说明"]
+    broken = tmp_path / "表7.xlsx"
+    with zipfile.ZipFile(broken, "w") as z:        # a zip archive, but no workbook in it
+        z.writestr("hello.txt", "not a workbook")
+    with pytest.raises(Unusable) as exc:
+        xlsx_sheet_names(broken)
+    assert "cannot open the Excel workbook" in exc.value.en

@@ -88,8 +88,12 @@ def recorded_stamps(con: duckdb.DuckDBPyConnection, periods: list[str]) -> dict[
                             [periods]).fetchall())
 
 
-def forget_stamps(con: duckdb.DuckDBPyConnection, periods: list[str] | None = None):
-    """These periods' stamps (None: all) are no longer what they were built from."""
+def forget_stamps(con: duckdb.DuckDBPyConnection, periods: list[str] | None = None, since: str | None = None):
+    """These periods' stamps, or those of `since` and every later period (neither: all), are no
+    longer what they were built from."""
+    if since is not None:
+        con.execute("delete from ref.build_stamps where period >= ?", [since])   # years: as text, in order
+        return
     con.execute("delete from ref.build_stamps where ? is null or period in (select unnest(?::varchar[]))",
                 [periods, periods])
 
