@@ -128,7 +128,22 @@ class Ledger:
             self._choose(ret, plan, versions)
         if ret.key and not ret.key_within_county:
             self._city_unique(ret, period, plans, in_force)
-        return {county: self._decide(ret, period, plan, in_force.get(county), force) for county, plan in plans.items()}
+        # a rejected version no file holds any more needs no clerk (its violations are then no longer
+        # open): superseded if its file holds another version now or a version seen since is there in
+        # its place, else withdrawn (the file was taken back)
+        self.store.close_rejected(period, ret.return_id, [
+            (c, [(sid, e.source, e.sheet) for sid, e in p.present], p.newest_seen) for c, p in plans.items()])
+        hard = self.store.hard_counts([p.candidate for p in plans.values() if p.candidate])
+        outcomes = {county: self._decide(ret, period, plan, in_force.get(county), force, hard.get(plan.candidate))
+                    for county, plan in plans.items()}
+        # staging keeps only the versions in force (of the counties whose staging changed in this run)
+        self.store.keep_in_staging(ret.return_id, period, [(c, outcomes[c].submission_id)
+                                                           for c, p in plans.items() if p.staged and p.candidate])
+        counts = self.store.counts([o.submission_id for o in outcomes.values() if o.submission_id])
+        for out in outcomes.values():
+            if out.submission_id:
+                out.rows, out.hard, out.soft = counts[out.submission_id]
+        return outcomes
 
     def _check_alone(self, entry: Entry, ret: Return) -> Checked | Unusable | OSError:
         try:
@@ -233,19 +248,15 @@ class Ledger:
             self.store.add_violations(self._violations(plan.entry, ret, plan.candidate, findings))
             self.store.add_hard(plan.candidate, len(findings))
 
-    def _decide(self, ret: Return, period: str, plan: "Plan", current: str | None, force: bool) -> Outcome:
+    def _decide(self, ret: Return, period: str, plan: "Plan", current: str | None, force: bool,
+                hard: int | None) -> Outcome:
+        """The version in force of one county's return (`hard`: the candidate's hard violations)."""
         out = Outcome(plan.county, processed=plan.processed)
-        # a rejected version no file holds any more needs no clerk (its violations are then no longer
-        # open): superseded if its file holds another version now or a version seen since is there in
-        # its place, else withdrawn (the file was taken back)
-        self.store.close_rejected(period, plan.county, ret.return_id,
-                                  [(sid, e.source, e.sheet) for sid, e in plan.present], plan.newest_seen)
         if plan.candidate is None:
             if current:      # no file any more: the submission is withdrawn
                 self.store.withdraw(period, plan.county, ret.return_id)
             return out
         candidate = plan.candidate
-        hard = self.store.hard_count(candidate)
         if hard == 0 and (candidate != current or force):
             if current and current != candidate:
                 self.store.set_status(current, "superseded")
@@ -257,12 +268,8 @@ class Ledger:
             current = candidate
         elif hard:
             self.store.set_status(candidate, "rejected")
-        if plan.staged:      # staging keeps only the version in force
-            self.store.keep_in_staging(ret.return_id, period, plan.county, current)
         out.state = "accepted" if current else "rejected"
         out.submission_id, out.staged = current, current in plan.staged
-        if current:
-            out.rows, out.hard, out.soft = self.store.counts(current)
         return out
 
     def _reject_duplicate(self, ret: Return, entry: Entry, sid: str, older: Entry):

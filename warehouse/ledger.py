@@ -195,11 +195,12 @@ class LedgerStore:
     def drop_violations(self, sid: str, rule_id: str):
         self.con.execute(_sql("drop_violations"), [sid, rule_id])
 
-    def hard_count(self, sid: str) -> int:
-        return self._one("hard_count", [sid])
+    def hard_counts(self, sids: list[str]) -> dict[str, int | None]:
+        return dict(self.con.execute(_sql("hard_counts"), {"sids": sids}).fetchall())
 
-    def counts(self, sid: str) -> tuple[int, int, int]:
-        return self.con.execute(_sql("counts"), [sid]).fetchall()[0]
+    def counts(self, sids: list[str]) -> dict[str, tuple[int, int, int]]:
+        """submission_id -> (rows, hard, soft)."""
+        return {r[0]: tuple(r[1:]) for r in self.con.execute(_sql("counts"), {"sids": sids}).fetchall()}
 
     def set_status(self, sid: str, status: str):
         self.con.execute(_sql("set_status"), [status, sid])
@@ -208,14 +209,24 @@ class LedgerStore:
         """`n` more hard violations found for a version: it is rejected."""
         self.con.execute(_sql("add_hard"), [n, sid])
 
-    def close_rejected(self, period: str, county: str, return_id: str, present: list[tuple[str, str, str | None]],
-                       newest_seen):
-        """The rejected versions of a county's return no file holds any more (`present`: submission_id,
-        source, sheet of the files there): superseded if their file now holds another version or if
-        first seen at or before `newest_seen` (of the versions present; None: none is), else withdrawn."""
-        self.con.execute(_sql("close_rejected"), {
-            "period": period, "county": county, "return_id": return_id, "present": [p[0] for p in present],
-            "files": [f"{p[1]}!{p[2] or ''}" for p in present], "newest_seen": newest_seen})
+    def close_rejected(self, period: str, return_id: str, counties: list[tuple[str, list[tuple], object]]):
+        """The rejected versions of a return no file holds any more, for each (county, present,
+        newest_seen) of `counties` (`present`: submission_id, source, sheet of the files there;
+        `newest_seen`: the newest first seen of those versions, None when there are none):
+        superseded if their file now holds another version or if first seen at or before
+        `newest_seen`, else withdrawn."""
+        if not counties:
+            return
+        present = [p for _, ps, _ in counties for p in ps]
+        self.con.register("__counties", pa.table({
+            "county_code": pa.array([c for c, _, _ in counties], pa.string()),
+            "newest_seen": pa.array([n for _, _, n in counties], pa.timestamp("us"))}))
+        try:
+            self.con.execute(_sql("close_rejected"), {
+                "period": period, "return_id": return_id, "present": [p[0] for p in present],
+                "files": [f"{p[1]}!{p[2] or ''}" for p in present]})
+        finally:
+            self.con.unregister("__counties")
 
     def withdraw(self, period: str, county: str, return_id: str):
         """No file any more: the version in force is withdrawn and its rows leave staging."""
@@ -255,9 +266,16 @@ class LedgerStore:
             for _, _, checked in versions:
                 checked.release(self.con)
 
-    def keep_in_staging(self, return_id: str, period: str, county: str, sid: str | None):
-        """Staging keeps only this version of the county's return (none: no rows)."""
-        self.con.execute(_sql("keep_in_staging", staging=_staging(return_id)), [period, county, sid])
+    def keep_in_staging(self, return_id: str, period: str, keep: list[tuple[str, str | None]]):
+        """Staging keeps, for each (county, submission_id) of `keep`, only that version's rows (None: none)."""
+        if not keep:
+            return
+        self.con.register("__keep", pa.table({"county_code": pa.array([k[0] for k in keep], pa.string()),
+                                              "submission_id": pa.array([k[1] for k in keep], pa.string())}))
+        try:
+            self.con.execute(_sql("keep_in_staging", staging=_staging(return_id)), {"period": period})
+        finally:
+            self.con.unregister("__keep")
 
     def staged_rows(self, return_id: str, period: str) -> int:
         return self._one("staged_rows", [period], staging=_staging(return_id))

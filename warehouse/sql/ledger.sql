@@ -124,14 +124,17 @@ order by e.county_code, e.source_row;
 update landing.submissions set hard_count = hard_count + ?, status = 'rejected' where submission_id = ?;
 
 -- name: close_rejected
--- a rejected version no file holds any more: superseded if its file now holds another version or
--- a version first seen since then is there in its place, else withdrawn
-update landing.submissions
-set status = case when first_seen_at <= $newest_seen
-                    or list_contains($files, source || '!' || coalesce(sheet, '')) then 'superseded'
+-- a rejected version no file holds any more (__counties: the counties decided, with the newest first
+-- seen of the versions present; $present, $files: those versions and their files): superseded if
+-- its file now holds another version or a version first seen since then is there in its place,
+-- else withdrawn
+update landing.submissions s
+set status = case when s.first_seen_at <= c.newest_seen
+                    or list_contains($files, s.source || '!' || coalesce(s.sheet, '')) then 'superseded'
                   else 'withdrawn' end
-where period = $period and county_code = $county and return_id = $return_id and status = 'rejected'
-  and submission_id not in (select unnest($present::varchar[]));
+from __counties c
+where s.period = $period and s.county_code = c.county_code and s.return_id = $return_id and s.status = 'rejected'
+  and s.submission_id not in (select unnest($present::varchar[]));
 
 -- name: withdraw
 update landing.submissions set status = 'withdrawn'
@@ -141,16 +144,19 @@ where period = ? and county_code = ? and return_id = ? and status = 'accepted';
 delete from {staging} where period = ? and county_code = ?;
 
 -- name: keep_in_staging
-delete from {staging} where period = ? and county_code = ? and submission_id is distinct from ?;
+-- per county of __keep, only the rows of its version in force (none: no rows)
+delete from {staging} t using __keep k
+where t.period = $period and t.county_code = k.county_code and t.submission_id is distinct from k.submission_id;
 
--- name: hard_count
-select hard_count from landing.submissions where submission_id = ?;
+-- name: hard_counts
+select submission_id, hard_count from landing.submissions where submission_id in (select unnest($sids::varchar[]));
 
 -- name: set_status
 update landing.submissions set status = ? where submission_id = ?;
 
 -- name: counts
-select rows, hard_count, soft_count from landing.submissions where submission_id = ?;
+select submission_id, rows, hard_count, soft_count from landing.submissions
+where submission_id in (select unnest($sids::varchar[]));
 
 -- name: has_violation
 select 1 from quality.violations where submission_id = ? and rule_id = ?;
