@@ -144,6 +144,12 @@ def normalise(ret: Return, columns: dict[str, list], key: bytes, scale: dict[str
     return normalise_many(ret, [columns], key, scale)[0]
 
 
+# Below this many rows the optimiser's own time (10 to 25 ms for the wide projections of a return)
+# is more than it saves; above, it saves some 15% (measured at 200 thousand rows).  The result is
+# the same either way.
+PLAN_ONLY_ROWS = 10_000
+
+
 def normalise_many(ret: Return, parts: list[dict[str, list]], key: bytes, scale: dict[str, Decimal] | None = None
                    ) -> list[pa.Table]:
     """Several submissions of one return in the same units, typed in one statement (a statement
@@ -157,13 +163,18 @@ def normalise_many(ret: Return, parts: list[dict[str, list]], key: bytes, scale:
                     "__i": pa.array([i for n in sizes for i in range(n)], pa.int64()),
                     **{name: pa.chunked_array([_strings(p[name]) if name in p else pa.nulls(n, pa.string())
                                                for p, n in zip(parts, sizes)], pa.string()) for name in names}})
+    small = raw.num_rows < PLAN_ONLY_ROWS
     with engine.scratch(MACROS) as con:
         con.register("raw", raw)
         try:
+            if small:
+                con.execute("pragma disable_optimizer")
             params = hmac_pads(key) if any(f.kind == "id_number" and f.name in names for f in ret.fields) else {}
             sql = select_sql(ret, set(names), order=False, carry=("__f",), scale=scale) + " order by __f, __i"
             typed = con.sql(sql, params=params or None).to_arrow_table()
         finally:
+            if small:
+                con.execute("pragma enable_optimizer")
             con.unregister("raw")
     typed = typed.drop_columns(["__f"])
     out, start = [], 0
