@@ -175,7 +175,10 @@ class Ledger:
                     sid, recording = self._recording(
                         entry, ret, entry.file_sha256 or hashlib.sha256(entry.source.encode()).hexdigest(),
                         0, 1, 0, f"{entry.message_zh} / {entry.message_en}", [finding], {})
-                    self.store.record(*recording) if alone else batch.records.append(recording)
+                    if alone:
+                        self.store.record(*recording)
+                    else:
+                        batch.records.append(recording)
                 else:
                     sid, recording = self._recording(entry, ret, checked.content_sha256, checked.rows,
                                                      checked.hard_count, checked.soft_count, "\n".join(checked.notes),

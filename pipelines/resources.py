@@ -92,7 +92,10 @@ def _forget_stamps(context: dg.InitResourceContext, con):
     stamp."""
     run = getattr(context, "dagster_run", None)
     period = run.tags.get("dagster/partition") if run is not None else None
-    forget_stamps(con, since=period) if period and period.isdigit() else forget_stamps(con)
+    if period and period.isdigit():
+        forget_stamps(con, since=period)
+    else:
+        forget_stamps(con)
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -247,7 +247,8 @@ class LedgerStore:
 
     def stage_many(self, return_id: str, period: str, versions: list[tuple[str, str, object]]):
         """`stage` of each (county, submission_id, checked) in turn, in two statements; each
-        `checked` holds its rows as Arrow (`typed`).  A version staged twice keeps its last rows."""
+        `checked` holds its rows as Arrow (`typed`: the small files, never the bulk path's, which
+        are staged one by one).  A version staged twice keeps its last rows."""
         if not versions:
             return
         table = _staging(return_id)
