@@ -102,7 +102,8 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
              "`shangluo run --rekey` (every version is read again with the new key)")
         return EXIT_USAGE
     rekey = recorded not in (None, fingerprint)
-    stamps = build_stamps(settings, periods)          # landing as it is before anything is read
+    chain = build_stamps(settings, periods)           # landing as it is before anything is read
+    stamps = {p: chain[p] for p in periods}
     current = set() if (args.force or rekey or args.county) else _built_from_these(con, settings, stamps)
     if current == set(periods):
         con.execute("rollback")
@@ -123,7 +124,7 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
             if not failed:
                 record_fingerprint(con, fingerprint, held.started)
                 if not args.county:          # every file of these periods taken
-                    record_stamps(con, stamps, held.started)
+                    record_stamps(con, _recordable(con, settings, chain, periods), held.started)
     except BaseException:
         _rollback(con, held)
         raise
@@ -155,7 +156,8 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
 def build_stamps(settings: Settings, periods: list[str]) -> dict[str, str]:
     """period -> a digest of everything a run of it is built from: its landing files and those of
     every period before (sizes and modification times, as the sensor sees them), the code and rules,
-    periods.toml and the settings that change what is stored."""
+    periods.toml and the settings that change what is stored; for `periods` and every period folder
+    in landing."""
     import hashlib
     import json
 
@@ -172,7 +174,25 @@ def build_stamps(settings: Settings, periods: list[str]) -> dict[str, str]:
     chain, before = {}, ""
     for p in sorted({k.split("/")[0] for k in files} | set(periods), key=lambda x: (len(x), x)):
         before = chain[p] = hashlib.sha256(json.dumps([*fixed, p, digest(files, p), before]).encode()).hexdigest()[:16]
-    return {p: chain[p] for p in periods}
+    return chain
+
+
+def _recordable(con, settings: Settings, chain: dict[str, str], periods: list[str]) -> dict[str, str]:
+    """The stamps of `periods`, just built, that say what they were built from: P's only when the
+    period before it is itself recorded as built from what landing holds now (P's figures read its
+    figures and staging: P run alone after a correction of P-1 read P-1 as it was, and must not look
+    built from the correction).  Asked after the runs, which forgot the stamps of what they wrote."""
+    from intake.plan import period_range
+    from warehouse.db import recorded_stamps
+    known = set(period_range(settings.landing))
+    ordered = sorted((p for p in chain if p in known), key=lambda x: (len(x), x))
+    recorded = recorded_stamps(con, ordered)
+    out: dict[str, str] = {}
+    for i, period in enumerate(ordered):
+        before = ordered[i - 1] if i else None
+        if period in periods and (before is None or out.get(before, recorded.get(before)) == chain[before]):
+            out[period] = chain[period]
+    return out
 
 
 def _built_from_these(con, settings: Settings, stamps: dict[str, str]) -> set[str]:

@@ -33,6 +33,18 @@ def not_before(later: pd.Series, earlier: pd.Series) -> pd.Series:
     return ((a >= b) | a.isna() | b.isna()).astype(bool)
 
 
+def starts_with_each(s: pd.Series, prefixes) -> pd.Series:
+    """`s.str.startswith(prefix)`, the prefix one string or, row by row, a Series beside `s` (of a
+    few distinct values: the submitting counties of a batch)."""
+    if isinstance(prefixes, str):
+        return s.str.startswith(prefixes)
+    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
+    for prefix in pd.unique(prefixes):
+        rows = (prefixes == prefix).to_numpy(dtype=bool)
+        out[rows] = s[rows].str.startswith(prefix).astype("boolean")
+    return out
+
+
 def passes(result) -> pd.Series:
     """A check result with NA read as passing (a missing value is the `required` rule's job)."""
     return pd.Series(result).fillna(True).astype(bool)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import pyarrow
 
 from .checks import (EXCEL_NUMBER_PATTERN, ID_PATTERN, id_birth_date, id_check_digit_ok, sql_excel_number,
-                     sql_id_birth_date, sql_id_check_char, sql_id_ok)
+                     sql_id_birth_date, sql_id_check_char, sql_id_ok, starts_with_each)
 from .core import HARD, SOFT, Context, Field, Return
 
 ARROW_TYPES = {"text": pyarrow.string(), "code": pyarrow.string(), "county": pyarrow.string(),
@@ -82,8 +82,8 @@ def _field_checks(ret: Return, f: Field, ctx: Context) -> list[CatalogueRule]:
             f"县区代码与报送县区（{ctx.county_code}）不一致：不能报送其他县区的数据",
             f"county code differs from the submitting county ({ctx.county_code}): a county cannot submit another county's rows",
             f"{col} = $county", per_county=True)
-    if f.county_prefix:      # area codes have 6 digits (GB/T 2260): the first 6 characters are the county's
-        add("prefix", HARD, lambda s, county: s.str.slice(0, 6) == county, f"{lab}应以本县区代码{ctx.county_code}开头",
+    if f.county_prefix:
+        add("prefix", HARD, starts_with_each, f"{lab}应以本县区代码{ctx.county_code}开头",
             f"{f.name} must start with the county code {ctx.county_code}", f"starts_with({col}, $county)",
             per_county=True)
     if f.length:

@@ -175,6 +175,28 @@ def test_a_correction_in_p_minus_1_reaches_the_sections_of_p(tmp_path, landing_c
     assert query(wh, industry) == before and query(wh, sql)[1][3] == e22
 
 
+def test_p_run_alone_after_a_correction_of_p_minus_1_does_not_look_built(tmp_path, landing_copy):
+    """2021 corrected, then `--period 2022` alone (its figures read 2021 as it was): the next run reads
+    2021 again and builds 2022 again too, whose `_previous` figures then equal a forced run's."""
+    env, wh = cli_env(tmp_path, landing_copy), tmp_path / "warehouse.duckdb"
+    figure = ("select value from report.figures where period = '2022' and area_code = '611024' "
+              "and figure_id like '%shell_villages_previous%'")
+    shangluo("run", env=env)
+    before = query(wh, figure)[0][0]
+    path = landing_copy / "2021" / "611024" / "village_register.csv"     # 东1村 becomes a shell village in 2021
+    text = path.read_text(encoding="utf-8-sig")
+    assert "611024001200,五类村,东1村,否,是,27.45" in text
+    path.write_text(text.replace("611024001200,五类村,东1村,否,是,27.45", "611024001200,五类村,东1村,否,是,0"),
+                    encoding="utf-8-sig")
+    shangluo("run", "--period", "2022", env=env)           # 2022 alone: 2021's staging is still the old one
+    out = shangluo("run", env=env).stdout
+    assert "2021: 重新读取 / reading again: village_register" in out and "2022: 重新读取" in out
+    assert query(wh, figure)[0][0] == before + 1
+    assert "nothing changed since the last run" in shangluo("run", env=env).stdout
+    shangluo("run", "--force", env=env)
+    assert query(wh, figure)[0][0] == before + 1
+
+
 def test_landing_as_the_sensor_sees_it_never_lists_a_folder_outside(tmp_path):
     """A county or period folder that is a link out of landing is one entry (the link itself): what
     lies outside is never listed, yet the link's coming and going is seen."""

@@ -100,7 +100,8 @@ def forget_stamps(con: duckdb.DuckDBPyConnection, periods: list[str] | None = No
 
 def record_stamps(con: duckdb.DuckDBPyConnection, stamps: dict[str, str], when):
     con.execute("delete from ref.build_stamps where period in (select unnest(?))", [list(stamps)])
-    con.executemany("insert into ref.build_stamps values (?, ?, ?)", [(p, s, when) for p, s in stamps.items()])
+    if stamps:
+        con.executemany("insert into ref.build_stamps values (?, ?, ?)", [(p, s, when) for p, s in stamps.items()])
 
 
 def insert_from(con: duckdb.DuckDBPyConnection, table: str, relation: str, constants: dict | None = None):
