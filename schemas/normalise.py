@@ -30,7 +30,9 @@ create or replace temp macro sl_clean(x) as nullif(trim(
 create or replace temp macro sl_compact(x) as nullif(replace(replace(
     case when strlen(x) = length(x) then x            -- plain ASCII: nothing to translate
          else translate(x, '{FULL_WIDTH}\u00a0\t', '{HALF_WIDTH}  ') end, ',', ''), ' ', ''), '');
-create or replace temp macro sl_number(x) as try_cast(sl_compact(x) as decimal(38, 6));
+-- a number of more than 24 characters is no value (so that no product or cast below can overflow)
+create or replace temp macro sl_number(x) as
+    case when length(sl_compact(x)) <= 24 then try_cast(sl_compact(x) as decimal(38, 6)) end;
 create or replace temp macro sl_date(c) as coalesce(
     try_cast(c as date),
     case when c like '%年%' then cast(try_strptime(c, '%Y年%m月%d日') as date)
@@ -72,9 +74,9 @@ def _typed(f: Field, x: str, scale: Decimal | None = None) -> tuple[str, str, bo
     """For the raw column `x`: a prepared string (computed once), the typed value over the prepared
     column `@p`, and whether a written value can fail to type."""
     if f.kind == "count":    # a whole number only: 3.5 is not a count
-        return _number(x, scale), "case when @p = trunc(@p) then cast(@p as bigint) end", True
+        return _number(x, scale), "case when @p = trunc(@p) then try_cast(@p as bigint) end", True
     if f.kind == "amount":
-        return _number(x, scale), "cast(@p as decimal(18, 6))", True
+        return _number(x, scale), "try_cast(@p as decimal(18, 6))", True      # 13 digits or more: not a value
     if f.kind == "date":
         return f"sl_compact({x})", "sl_date(@p)", True
     if f.kind == "bool":

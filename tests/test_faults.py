@@ -568,3 +568,19 @@ def test_an_unreadable_or_read_only_warehouse_is_a_clear_message(built, tmp_path
         no_traceback(proc)
     wh.chmod(0o644)
     assert wh.read_bytes() == files
+
+
+def test_numbers_too_large_for_their_type_are_type_findings_not_a_crash(tmp_path):
+    """A count past 2^63, an amount of 13 integer digits or more, a number of 33 digits: each is a
+    `type` finding on its cell (they used to make the typing statement raise, stopping the file)."""
+    path = tmp_path / "2022" / "611024" / "social_assistance.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("dibao_tekun_persons,temporary_aid_funds_10k_yuan,dibao_tekun_funds_10k_yuan,temporary_aid_person_times\n"
+                    "99999999999999999999,12345678901234567.5,999999999999999999999999999999999,11497\n",
+                    encoding="utf-8-sig")
+    proc = shangluo("validate", str(path), env=cli_env(tmp_path), check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    found = set(re.findall(r"\((social_assistance\.[a-z_0-9]+\.type)\)", proc.stdout))
+    assert found == {f"social_assistance.{f}.type" for f in
+                     ("dibao_tekun_persons", "temporary_aid_funds_10k_yuan", "dibao_tekun_funds_10k_yuan")}
+    assert "3 强制性错误 hard" in proc.stdout
