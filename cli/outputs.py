@@ -51,8 +51,8 @@ def cmd_publish(args) -> int:
     try:
         with transaction(con):
             vintage, n = publish(con, args.period, args.note or "")
-            # the reports of P and P+1 compare with the vintages: the next run writes them again
-            forget_stamps(con, [args.period, *([str(int(args.period) + 1)] if args.period.isdigit() else [])])
+            # P's report compares its figures with P's latest vintage: the next run writes it again
+            forget_stamps(con, [args.period])
     except LookupError as exc:
         _say(str(exc))
         return EXIT_USAGE

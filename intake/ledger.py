@@ -72,7 +72,7 @@ class Ledger:
 
     def _recording(self, entry: Entry, ret: Return, content_sha: str, rows: int, hard: int, soft: int, notes: str,
                    findings: list[Finding], layout: dict) -> tuple[str, tuple[dict, list[dict], tuple]]:
-        """A version as read from `entry`, and what the store records of it (`LedgerStore.record`):
+        """A version as read from `entry`, and what the store records of it (`LedgerStore.record_many`):
         new, or known and now held by this file (the ledger and the violations then describe the
         file that holds it now, its rows where they now are)."""
         sid = submission_id(entry.period, entry.county_code, ret.return_id, content_sha, self.rules_version)
@@ -176,7 +176,7 @@ class Ledger:
                         entry, ret, entry.file_sha256 or hashlib.sha256(entry.source.encode()).hexdigest(),
                         0, 1, 0, f"{entry.message_zh} / {entry.message_en}", [finding], {})
                     if alone:
-                        self.store.record(*recording)
+                        self.store.record_many([recording])
                     else:
                         batch.records.append(recording)
                 else:
@@ -184,7 +184,7 @@ class Ledger:
                                                      checked.hard_count, checked.soft_count, "\n".join(checked.notes),
                                                      checked.findings, checked.layout)
                     if alone:
-                        self.store.record(*recording)
+                        self.store.record_many([recording])
                         if checked.accepted:
                             self._stage(ret, entry, sid, checked)
                         checked.release(self.store.engine)

@@ -31,8 +31,8 @@ from warehouse.figures import SECTION_LABELS, SECTIONS, section_reads
 from warehouse.ledger import LedgerStore
 from intake.ledger import Ledger, known_files
 from intake.cross import apply_explanations, refresh_cross_rules
-from warehouse.report import (city_figures, status_rows, refresh_figures, refresh_section, refresh_status, section_inputs,
-                              section_is_current)
+from warehouse.report import (city_figures, refresh_figures, refresh_section, refresh_status, section_inputs,
+                              section_is_current, status_rows)
 
 from . import checks
 from .catalogue import OWNERS, code_refs, column_schema, matrix, row_count, table

@@ -110,13 +110,20 @@ def insert_from(con: duckdb.DuckDBPyConnection, table: str, relation: str, const
     con.execute(f"insert into {table} by name select *{extra} from {relation}", constants or None)
 
 
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, rows):
+    """The Arrow table `rows` as the relation `name` of `con`, for the statements of this block."""
+    con.register(name, rows)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
 def insert_arrow(con: duckdb.DuckDBPyConnection, table: str, rows, constants: dict | None = None):
     """Insert an Arrow table into `table` by column name, with constant columns added in SQL."""
-    con.register("__new_rows", rows)
-    try:
+    with registered(con, "__new_rows", rows):
         insert_from(con, table, "__new_rows", constants)
-    finally:
-        con.unregister("__new_rows")
 
 
 @contextmanager

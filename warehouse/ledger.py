@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from warehouse.db import insert_arrow, insert_from
+from warehouse.db import insert_arrow, insert_from, registered
 
 SQL_FILE = Path(__file__).with_name("sql") / "ledger.sql"
 
@@ -107,33 +107,17 @@ class LedgerStore:
         table = pa.table({"source": pa.array([f[0] for f in files], pa.string()),
                           "sheet": pa.array([f[1] or "" for f in files], pa.string()),
                           "file_sha256": pa.array([f[2] for f in files], pa.string())})
-        self.con.register("__entries", table)
-        try:
+        with registered(self.con, "__entries", table):
             rows = self.con.execute(_sql("known_versions"), [rules_version]).fetchall()
-        finally:
-            self.con.unregister("__entries")
         return {(source, sheet or None): sid for source, sheet, sid in rows}
 
-    def record(self, submission: dict, violations: list[dict], file: tuple):
-        """A version as read from a file: its ledger row (inserted, or describing the file that holds
-        it now), its violations (replacing those of an earlier reading) and the file it came from
-        (`file`: source, sheet, file_sha256, rules_version, submission_id, read_at)."""
-        sid = submission["submission_id"]
-        params = {**submission, "layout": json.dumps(submission["layout"], ensure_ascii=False)}
-        if self._one("submission_exists", [sid]) is None:
-            self.con.execute(_sql("insert_submission"), params)
-        else:
-            self.con.execute(_sql("update_submission"), {k: params[k] for k in (
-                "submission_id", "source", "sheet", "file_sha256", "notes", "layout", "rows", "hard_count", "soft_count")})
-            self.con.execute(_sql("delete_violations"), [sid])
-        self.add_violations(violations)
-        self.con.execute(_sql("delete_file"), [file[0], file[1]])
-        self.con.execute(_sql("insert_file"), list(file))
-
     def record_many(self, records: list[tuple[dict, list[dict], tuple]]):
-        """`record` of each (submission, violations, file) in turn, in a few statements: a version
-        recorded twice (two files with the same content) ends as its last recording describes it,
-        rejected if any recording was; every file is recorded."""
+        """Versions as read from files, each (submission, violations, file): its ledger row (inserted,
+        or describing the file that holds it now), its violations (replacing those of an earlier
+        reading) and the file it came from (`file`: source, sheet, file_sha256, rules_version,
+        submission_id, read_at); in a few statements, as if one after the other: a version recorded
+        twice (two files with the same content) ends as its last recording describes it, rejected if
+        any recording was; every file is recorded."""
         if not records:
             return
         last: dict[str, tuple[dict, list[dict]]] = {}
@@ -154,22 +138,17 @@ class LedgerStore:
                 "layout": [json.dumps(s["layout"], ensure_ascii=False) for s in subs],
                 "status": ["rejected" if rejected[s["submission_id"]] else "new" for s in subs],
                 "rejected": [rejected[s["submission_id"]] for s in subs]})
-            self.con.register("__records", table)
-            try:
+            with registered(self.con, "__records", table):
                 self.con.execute(_sql("update_submissions" if known else "insert_submissions"))
-            finally:
-                self.con.unregister("__records")
         if existing:
             self.con.execute(_sql("delete_violations_of"), {"sids": sorted(existing)})
         self.add_violations([v for _, violations in last.values() for v in violations])
         files = {(f[0], f[1]): f for _, _, f in records}
-        self.con.register("__files", pa.table({c: [f[i] for f in files.values()] for i, c in enumerate(
-            ("source", "sheet", "file_sha256", "rules_version", "submission_id", "seen_at"))}))
-        try:
+        table = pa.table({c: [f[i] for f in files.values()] for i, c in enumerate(
+            ("source", "sheet", "file_sha256", "rules_version", "submission_id", "seen_at"))})
+        with registered(self.con, "__files", table):
             self.con.execute(_sql("delete_files"))
             self.con.execute(_sql("insert_files"))
-        finally:
-            self.con.unregister("__files")
 
     def add_violations(self, rows: list[dict]):
         if rows:
@@ -218,15 +197,12 @@ class LedgerStore:
         if not counties:
             return
         present = [p for _, ps, _ in counties for p in ps]
-        self.con.register("__counties", pa.table({
-            "county_code": pa.array([c for c, _, _ in counties], pa.string()),
-            "newest_seen": pa.array([n for _, _, n in counties], pa.timestamp("us"))}))
-        try:
+        table = pa.table({"county_code": pa.array([c for c, _, _ in counties], pa.string()),
+                          "newest_seen": pa.array([n for _, _, n in counties], pa.timestamp("us"))})
+        with registered(self.con, "__counties", table):
             self.con.execute(_sql("close_rejected"), {
                 "period": period, "return_id": return_id, "present": [p[0] for p in present],
                 "files": [f"{p[1]}!{p[2] or ''}" for p in present]})
-        finally:
-            self.con.unregister("__counties")
 
     def withdraw(self, period: str, county: str, return_id: str):
         """No file any more: the version in force is withdrawn and its rows leave staging."""
@@ -271,12 +247,10 @@ class LedgerStore:
         """Staging keeps, for each (county, submission_id) of `keep`, only that version's rows (None: none)."""
         if not keep:
             return
-        self.con.register("__keep", pa.table({"county_code": pa.array([k[0] for k in keep], pa.string()),
-                                              "submission_id": pa.array([k[1] for k in keep], pa.string())}))
-        try:
+        table = pa.table({"county_code": pa.array([k[0] for k in keep], pa.string()),
+                          "submission_id": pa.array([k[1] for k in keep], pa.string())})
+        with registered(self.con, "__keep", table):
             self.con.execute(_sql("keep_in_staging", staging=_staging(return_id)), {"period": period})
-        finally:
-            self.con.unregister("__keep")
 
     def staged_rows(self, return_id: str, period: str) -> int:
         return self._one("staged_rows", [period], staging=_staging(return_id))
@@ -291,11 +265,8 @@ class LedgerStore:
         table = pa.table({"county_code": pa.array([h[0] for h in holders], pa.string()),
                           "submission_id": pa.array([h[1] for h in holders], pa.string()),
                           "ord": pa.array([h[2] for h in holders], pa.int32())})
-        self.con.register("__holders", table)
-        try:
+        with registered(self.con, "__holders", table):
             return self.con.execute(_sql("city_key_holders", staging=_staging(return_id), key=key), [period]).fetchall()
-        finally:
-            self.con.unregister("__holders")
 
     # -------------------------------------------------------------- cross rules and explanations
 
@@ -325,12 +296,10 @@ class LedgerStore:
         """Mark these warnings (violation_id, explanation) explained."""
         if not answered:
             return
-        self.con.register("__explained", pa.table({"violation_id": pa.array([a[0] for a in answered], pa.int64()),
-                                                   "explanation": pa.array([a[1] for a in answered], pa.string())}))
-        try:
+        table = pa.table({"violation_id": pa.array([a[0] for a in answered], pa.int64()),
+                          "explanation": pa.array([a[1] for a in answered], pa.string())})
+        with registered(self.con, "__explained", table):
             self.con.execute(_sql("explain"))
-        finally:
-            self.con.unregister("__explained")
 
     def open_soft(self, period: str) -> int:
         return self._one("open_soft", [period])

@@ -36,27 +36,6 @@ where not (coalesce(s.hard_count, 0) > 0 and s.hard_count = (
     where v.submission_id = s.submission_id and v.rule_id like '%.unique_city'))
 group by all;
 
--- name: submission_exists
-select 1 from landing.submissions where submission_id = ?;
-
--- name: insert_submission
-insert into landing.submissions (submission_id, period, county_code, return_id, source, sheet, content_sha256,
-    rules_version, rows, first_seen_at, status, hard_count, soft_count, file_sha256, notes, layout)
-values ($submission_id, $period, $county_code, $return_id, $source, $sheet, $content_sha256, $rules_version, $rows,
-        $first_seen_at, case when $hard_count > 0 then 'rejected' else 'new' end, $hard_count, $soft_count,
-        $file_sha256, $notes, $layout);
-
--- name: update_submission
--- a known version read from another file (a CSV file now in a workbook, a copy re-saved): the
--- ledger describes the file that holds it now
-update landing.submissions set source = $source, sheet = $sheet, file_sha256 = $file_sha256, notes = $notes,
-    layout = $layout, rows = $rows, hard_count = $hard_count, soft_count = $soft_count,
-    status = case when $hard_count > 0 then 'rejected' else status end
-where submission_id = $submission_id;
-
--- name: delete_violations
-delete from quality.violations where submission_id = ?;
-
 -- name: existing_submissions
 select submission_id from landing.submissions where submission_id in (select unnest($sids::varchar[]));
 
@@ -65,7 +44,8 @@ select submission_id from landing.submissions where submission_id in (select unn
 insert into landing.submissions by name select * exclude (rejected) from __records;
 
 -- name: update_submissions
--- known versions read again from the files that hold them now (__records), as update_submission
+-- known versions read again from the files that hold them now (__records): the ledger describes
+-- the file that holds each now; a recording with a hard violation rejects it
 update landing.submissions s set source = r.source, sheet = r.sheet, file_sha256 = r.file_sha256, notes = r.notes,
     layout = r.layout, rows = r.rows, hard_count = r.hard_count, soft_count = r.soft_count,
     status = case when r.rejected then 'rejected' else s.status end
@@ -82,12 +62,6 @@ insert into landing.files by name select * from __files;
 
 -- name: unstage_versions
 delete from {staging} where period = $period and submission_id in (select unnest($sids::varchar[]));
-
--- name: delete_file
-delete from landing.files where source = ? and coalesce(sheet, '') = coalesce(?, '');
-
--- name: insert_file
-insert into landing.files values (?, ?, ?, ?, ?, ?);
 
 -- name: versions
 select s.submission_id, s.first_seen_at, s.source, s.sheet,
