@@ -94,7 +94,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:      # what was not committed is discarded by DuckDB
         signal.signal(signal.SIGINT, signal.SIG_IGN)      # a second Ctrl-C (or one passed on) ends nothing half-way
         print("已中断：未完成的改动均未保存 / interrupted: nothing unfinished was stored", flush=True)
-        return EXIT_INTERRUPTED
+        sys.stderr.flush()
+        # exit at once with the shell's code for Ctrl-C: nothing is left to do (the command's
+        # connections are closed), and an interpreter that saw the KeyboardInterrupt elsewhere
+        # first would otherwise end killed by SIGINT
+        os._exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -118,8 +118,8 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
         from pipelines.resources import held_transaction
         with held_transaction(con) as held:
             runs: list = []
-            code = _run_periods(settings, [p for p in periods if p not in current], args, con,
-                                force=args.force or rekey, runs=runs)
+            code = _interruptible(held, lambda: _run_periods(settings, [p for p in periods if p not in current], args,
+                                                            con, force=args.force or rekey, runs=runs, held=held))
             failed = code != EXIT_OK or held.failed or (rekey and _not_rekeyed(con))
             if not failed:
                 record_fingerprint(con, fingerprint, held.started)
@@ -231,7 +231,40 @@ def _rollback(con, held=None):
         held.settle(committed=False)      # the report files of figures that were not stored
 
 
-def _run_periods(settings: Settings, periods: list[str], args, con, force: bool, runs: list) -> int:
+def _interruptible(held, work):
+    """`work()` (the Dagster runs) in a thread of its own while the main thread waits, so that a
+    Ctrl-C always ends the same way: the running DuckDB statement stops, the run fails before its
+    next asset, and the KeyboardInterrupt comes back here once it has ended (the caller rolls back).
+    On the main thread, Dagster's own SIGINT handling depends on the moment: a failed step, an error
+    raised in a garbage collector's callback and lost (the run then went on and committed), or a
+    traceback from the middle of SQLAlchemy."""
+    import signal
+    import threading
+    outcome: dict = {}
+    done = threading.Event()     # not Thread.join: one interrupted by Ctrl-C returns at once thereafter
+
+    def target():
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:       # handed to the main thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="shangluo-run", daemon=True).start()
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)      # a second Ctrl-C ends nothing half-way
+        held.interrupt()
+        done.wait()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _run_periods(settings: Settings, periods: list[str], args, con, force: bool, runs: list, held) -> int:
     """One Dagster run (partition) per period, all writing into `con`'s open transaction."""
     dagster_env()
     import dagster as dg
@@ -250,6 +283,8 @@ def _run_periods(settings: Settings, periods: list[str], args, con, force: bool,
     tags = {"shangluo/trigger": "cli", "shangluo/pid": str(os.getpid()), "shangluo/host": socket.gethostname(),
             **({"shangluo/county": args.county} if args.county else {}), **({"shangluo/force": "true"} if force else {})}
     for period in periods:
+        if held.interrupted.is_set():
+            return EXIT_HARD
         # the returns whose landing files changed since the warehouse last took them; the rest of
         # staging stays as it is (staging never reads P-1, so P-1's run just before changes nothing here)
         read = returns_to_read(LedgerStore(con), settings.landing, period, rules_version(), args.county, force)
@@ -268,6 +303,8 @@ def _run_periods(settings: Settings, periods: list[str], args, con, force: bool,
         finally:
             progress.stop()
         runs.append((instance, result.run_id))
+        if not result.success and held.interrupted.is_set():
+            return EXIT_HARD          # Ctrl-C: the main thread says so
         if not result.success:
             failures = [e for e in result.all_events if e.is_step_failure]
             for e in failures:

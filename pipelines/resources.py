@@ -13,6 +13,7 @@ in a sensor.
 """
 
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,10 @@ from warehouse.db import (connect, ensure_schema, forget_stamps, key_fingerprint
 
 class CommitFailed(Exception):
     """The warehouse refused the run's commit (a full disk, a read-only folder, …)."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C during `shangluo run`: the run stops before its next asset (`HeldTransaction.interrupt`)."""
 
 
 class AnotherKey(Exception):
@@ -54,9 +59,16 @@ class HeldTransaction:
     started: datetime = field(default_factory=datetime.now)
     failed: bool = False
     pending: list = field(default_factory=list)      # (publish, discard) of files, settled after the commit
+    interrupted: threading.Event = field(default_factory=threading.Event)
 
     def settle(self, committed: bool):
         settle(self.pending, committed)
+
+    def interrupt(self):
+        """Ctrl-C, from the command's main thread while a run works in another: the running DuckDB
+        statement stops, and so does the run at its next asset (`WarehouseResource.writing`)."""
+        self.interrupted.set()
+        self.con.interrupt()
 
 
 def settle(pending: list, committed: bool):
@@ -111,6 +123,7 @@ class WarehouseResource(dg.ConfigurableResource):
     _open = PrivateAttr(default=False)       # its transaction is open
     _pending = PrivateAttr(default=None)     # (publish, discard) of files written by the run
     _started = PrivateAttr(default=None)
+    _held = PrivateAttr(default=None)        # the `shangluo run` whose transaction this run writes into
 
     @property
     def settings(self) -> Settings:
@@ -125,13 +138,13 @@ class WarehouseResource(dg.ConfigurableResource):
         if _HELD:
             held = _HELD[-1]
             self._con, self._failed, self._started, self._owned = held.con, False, held.started, False
-            self._pending = held.pending
+            self._pending, self._held = held.pending, held
             _forget_stamps(context, held.con)
             try:
                 yield self
             finally:
                 held.failed = held.failed or self._failed
-                self._con = None
+                self._con, self._held = None, None
             return
         settings = self.settings
         con = connect(settings.warehouse, wait_seconds=settings.lock_wait_seconds)
@@ -158,6 +171,8 @@ class WarehouseResource(dg.ConfigurableResource):
     def writing(self):
         """The run's connection; a failure here rolls back the whole run at its end."""
         try:
+            if self._held is not None and self._held.interrupted.is_set():
+                raise Interrupted("已中断 / interrupted")
             yield self._con
         except BaseException:
             self._failed = True

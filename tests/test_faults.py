@@ -509,19 +509,25 @@ def test_a_kill_at_any_moment_leaves_every_period_old_or_every_period_new(tmp_pa
 
 
 def test_ctrl_c_is_a_clear_message_and_leaves_the_warehouse_unchanged(built, tmp_path):
+    """Ctrl-C at any moment of a run: before its Dagster run starts, while Dagster creates it, in
+    the middle of a return, between periods.  Before, depending on the moment, the run failed with
+    a step's error, printed a traceback, died of the signal, or went on and committed (Dagster's
+    interruption raised in a garbage collector's callback and lost)."""
     wh = tmp_path / "warehouse.duckdb"
     shutil.copy(built["warehouse"], wh)
     env = {**built["env"], "SHANGLUO_WAREHOUSE": str(wh)}
     before = state(wh)
     files = wh.read_bytes()
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--force"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    proc.stdout.readline()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out + err
-    assert "已中断" in out and "interrupted" in out and "Traceback" not in out + err
-    assert state(wh) == before and wh.read_bytes() == files
+    for delay in (0, 0.3, 0.8, 1.5, 2.5):          # seconds after the first line, the first period's
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--force"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc.stdout.readline()
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, (delay, out + err)
+        assert "已中断" in out and "interrupted" in out and "Traceback" not in out + err, (delay, out + err)
+        assert state(wh) == before and wh.read_bytes() == files, delay
 
 
 def test_a_failure_in_the_second_period_leaves_every_period_unchanged_and_says_so(tmp_path):
