@@ -133,24 +133,40 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
         _say("运行失败：本次运行所有报告期的改动均已撤销，数据仓库未改变 / the run failed: the changes of every "
              "period of this run were rolled back; the warehouse is unchanged")
         return EXIT_HARD
-    try:
-        with phase("write"):
-            con.execute("commit")
-    except duckdb.Error as exc:
-        _rollback(con, held)
-        _say(f"提交失败：本次运行的改动均未保存，数据仓库未改变 / the commit failed: nothing of this run was stored; "
-             f"the warehouse is unchanged ({str(exc).splitlines()[0]})")
+    if not _commit(con, held, runs):
         return EXIT_HARD
-    held.settle(committed=True)      # the report files in place, now that their figures are stored
-    from pipelines.sensors import COMMITTED_TAG
-    for instance, run_id in runs:      # the sensor counts a CLI run as built only once it is committed
-        instance.add_run_tags(run_id, {COMMITTED_TAG: "true"})
     if rekey:
         _say("已用新的假名密钥重新读取全部版本 / every version was read again with the new pseudonym key")
     _summary(settings, periods, time.monotonic() - started)
     from shangluo.timing import dump
     dump()
     return EXIT_OK
+
+
+def _commit(con, held, runs: list) -> bool:
+    """Commit, then put the report files in place and tag the Dagster runs as committed; Ctrl-C
+    waits until all of it is done (a KeyboardInterrupt just after the commit would have left the
+    report files of the figures before and said that nothing was stored)."""
+    import signal
+
+    import duckdb
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        try:
+            with phase("write"):
+                con.execute("commit")
+        except duckdb.Error as exc:
+            _rollback(con, held)
+            _say(f"提交失败：本次运行的改动均未保存，数据仓库未改变 / the commit failed: nothing of this run was stored; "
+                 f"the warehouse is unchanged ({str(exc).splitlines()[0]})")
+            return False
+        held.settle(committed=True)      # the report files in place, now that their figures are stored
+        from pipelines.sensors import COMMITTED_TAG
+        for instance, run_id in runs:      # the sensor counts a CLI run as built only once it is committed
+            instance.add_run_tags(run_id, {COMMITTED_TAG: "true"})
+        return True
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def build_stamps(settings: Settings, periods: list[str]) -> dict[str, str]:
