@@ -21,9 +21,12 @@ def _raise(signum, frame):
 
 def install(terminate: bool = False):
     """Ctrl-C, and SIGTERM too when `terminate` (a service manager's or `kill`'s stop), end the command
-    as Ctrl-C does: what is not committed is rolled back and the report files of it are dropped."""
-    signal.signal(signal.SIGINT, _raise)
-    if terminate:
+    as Ctrl-C does: what is not committed is rolled back and the report files of it are dropped.
+    A signal ignored by whoever started the command (`shangluo run &` in a script: SIGINT) stays ignored,
+    as Python leaves it."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _raise)
+    if terminate and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise)
 
 
@@ -61,7 +64,7 @@ def waiting_for(on_signal):
         if first:
             on_signal()
 
-    signals = (handled() or [signal.SIGINT]) if _main_thread() else []
+    signals = handled() if _main_thread() else []
     old = {s: signal.signal(s, record) for s in signals}
     try:
         yield
