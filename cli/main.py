@@ -12,18 +12,18 @@
 
 Exit codes: 0 done (rejected submissions are data, not failure); 1 hard errors (validate) or a
 failed run (also a failed commit); 2 bad usage or unusable input (also another pseudonym key);
-3 the warehouse is busy; 4 the warehouse cannot be opened (corrupt, unreadable); 130 interrupted.
+3 the warehouse is busy; 4 the warehouse cannot be opened (corrupt, unreadable); 130 interrupted
+(Ctrl-C), 143 stopped by SIGTERM (`run`; nothing unfinished stored either way).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
-import signal
 import sys
 from pathlib import Path
 
-from .common import EXIT_INTERRUPTED
+from . import interrupts
 
 
 def parser() -> argparse.ArgumentParser:
@@ -86,19 +86,32 @@ def main(argv=None) -> int:
     if args.command == "run" and args.rekey and args.county:
         ap.error("--rekey reads every county and period again: leave out --county")
     module, name = args.func.split(":")      # each command imports only what it needs
+    # Ctrl-C, and for `run` SIGTERM too (a service manager's stop, `timeout`, `kill`): rolled back and
+    # reported alike; before, SIGTERM killed a run at once, leaving its report files in .pending folders
+    interrupts.install(terminate=args.command == "run")
     try:
         return getattr(importlib.import_module(f"cli.{module}"), name)(args)
     except BrokenPipeError:                  # `shangluo sql … | head`: the reader has gone, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the exit's flush fails silently
         return 1
+    except Exception:
+        # a signal during a DuckDB statement on this thread comes back as RuntimeError('Query
+        # interrupted') (DuckDB swallows the KeyboardInterrupt): an interruption all the same
+        if not interrupts.RECEIVED:
+            raise
+        _interrupted()
     except KeyboardInterrupt:      # what was not committed is discarded by DuckDB
-        signal.signal(signal.SIGINT, signal.SIG_IGN)      # a second Ctrl-C (or one passed on) ends nothing half-way
-        print("已中断：未完成的改动均未保存 / interrupted: nothing unfinished was stored", flush=True)
-        sys.stderr.flush()
-        # exit at once with the shell's code for Ctrl-C: nothing is left to do (the command's
-        # connections are closed), and an interpreter that saw the KeyboardInterrupt elsewhere
-        # first would otherwise end killed by SIGINT
-        os._exit(EXIT_INTERRUPTED)
+        _interrupted()
+
+
+def _interrupted():
+    interrupts.ignore()           # a second Ctrl-C (or one passed on) ends nothing half-way
+    print("已中断：未完成的改动均未保存 / interrupted: nothing unfinished was stored", flush=True)
+    sys.stderr.flush()
+    # exit at once with the shell's code for Ctrl-C (130; 143 for SIGTERM): nothing is left to do
+    # (the command's connections are closed), and an interpreter that saw the KeyboardInterrupt
+    # elsewhere first would otherwise end killed by SIGINT
+    os._exit(interrupts.exit_code())
 
 
 if __name__ == "__main__":

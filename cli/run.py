@@ -11,6 +11,7 @@ from schemas import engine
 from shangluo.config import ROOT, ConfigError, Settings
 from shangluo.timing import phase
 
+from . import interrupts
 from .common import EXIT_BUSY, EXIT_HARD, EXIT_OK, EXIT_UNUSABLE, EXIT_USAGE, say as _say
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}   # the summary says what matters
@@ -133,40 +134,36 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
         _say("运行失败：本次运行所有报告期的改动均已撤销，数据仓库未改变 / the run failed: the changes of every "
              "period of this run were rolled back; the warehouse is unchanged")
         return EXIT_HARD
-    if not _commit(con, held, runs):
-        return EXIT_HARD
-    if rekey:
-        _say("已用新的假名密钥重新读取全部版本 / every version was read again with the new pseudonym key")
-    _summary(settings, periods, time.monotonic() - started)
-    from shangluo.timing import dump
-    dump()
-    return EXIT_OK
-
-
-def _commit(con, held, runs: list) -> bool:
-    """Commit, then put the report files in place and tag the Dagster runs as committed; Ctrl-C
-    waits until all of it is done (a KeyboardInterrupt just after the commit would have left the
-    report files of the figures before and said that nothing was stored)."""
-    import signal
-
-    import duckdb
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C from here until the report files are in place waits for them (then KeyboardInterrupt):
+    # cut in two, the commit stored the figures while their report files stayed in .pending folders,
+    # the old ones in place, and the next run, finding the stamps recorded, kept them as built
+    stored = False
     try:
-        try:
-            with phase("write"):
-                con.execute("commit")
-        except duckdb.Error as exc:
-            _rollback(con, held)
-            _say(f"提交失败：本次运行的改动均未保存，数据仓库未改变 / the commit failed: nothing of this run was stored; "
-                 f"the warehouse is unchanged ({str(exc).splitlines()[0]})")
-            return False
-        held.settle(committed=True)      # the report files in place, now that their figures are stored
-        from pipelines.sensors import COMMITTED_TAG
-        for instance, run_id in runs:      # the sensor counts a CLI run as built only once it is committed
-            instance.add_run_tags(run_id, {COMMITTED_TAG: "true"})
-        return True
-    finally:
-        signal.signal(signal.SIGINT, before)
+        with interrupts.deferred():
+            try:
+                with phase("write"):
+                    con.execute("commit")
+            except duckdb.Error as exc:
+                _rollback(con, held)
+                _say(f"提交失败：本次运行的改动均未保存，数据仓库未改变 / the commit failed: nothing of this run was "
+                     f"stored; the warehouse is unchanged ({str(exc).splitlines()[0]})")
+                return EXIT_HARD
+            held.settle(committed=True)      # the report files in place, now that their figures are stored
+            stored = True
+            from pipelines.sensors import COMMITTED_TAG
+            for instance, run_id in runs:      # the sensor counts a CLI run as built only once it is committed
+                instance.add_run_tags(run_id, {COMMITTED_TAG: "true"})
+        if rekey:
+            _say("已用新的假名密钥重新读取全部版本 / every version was read again with the new pseudonym key")
+        _summary(settings, periods, time.monotonic() - started)
+        from shangluo.timing import dump
+        dump()
+    except BaseException:
+        if stored and interrupts.RECEIVED:       # not "nothing was stored" alone: this run was
+            _say("本次运行已提交，报告文件已放置；摘要未打印完 / the run was committed and its report files are in "
+                 "place; the summary was cut short")
+        raise
+    return EXIT_OK
 
 
 def build_stamps(settings: Settings, periods: list[str]) -> dict[str, str]:
@@ -239,22 +236,25 @@ def _not_rekeyed(con) -> bool:
 
 def _rollback(con, held=None):
     import duckdb
-    try:
-        con.execute("rollback")
-    except duckdb.Error:      # a failed commit or statement has already ended the transaction
-        pass
-    if held is not None:
-        held.settle(committed=False)      # the report files of figures that were not stored
+    with interrupts.deferred():       # a Ctrl-C here would leave the report files in their .pending folder
+        try:
+            con.execute("rollback")
+        except duckdb.Error:      # a failed commit or statement has already ended the transaction
+            pass
+        if held is not None:
+            held.settle(committed=False)      # the report files of figures that were not stored
 
 
 def _interruptible(held, work):
     """`work()` (the Dagster runs) in a thread of its own while the main thread waits, so that a
-    Ctrl-C always ends the same way: the running DuckDB statement stops, the run fails before its
-    next asset, and the KeyboardInterrupt comes back here once it has ended (the caller rolls back).
+    Ctrl-C (or SIGTERM) always ends the same way: the running DuckDB statement stops, the run fails
+    before its next asset, and KeyboardInterrupt comes here once it has ended (the caller rolls back).
     On the main thread, Dagster's own SIGINT handling depends on the moment: a failed step, an error
     raised in a garbage collector's callback and lost (the run then went on and committed), or a
-    traceback from the middle of SQLAlchemy."""
-    import signal
+    traceback from the middle of SQLAlchemy.  The signal only calls `held.interrupt()` while the main
+    thread waits (`interrupts.waiting_for`): an exception raised there, as Python's own Ctrl-C does,
+    lets a second Ctrl-C land before the first is handled, and the command rolled back under the
+    feet of a run still writing."""
     import threading
     outcome: dict = {}
     done = threading.Event()     # not Thread.join: one interrupted by Ctrl-C returns at once thereafter
@@ -267,14 +267,9 @@ def _interruptible(held, work):
         finally:
             done.set()
 
-    threading.Thread(target=target, name="shangluo-run", daemon=True).start()
-    try:
+    with interrupts.waiting_for(held.interrupt):
+        threading.Thread(target=target, name="shangluo-run", daemon=True).start()
         done.wait()
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)      # a second Ctrl-C ends nothing half-way
-        held.interrupt()
-        done.wait()
-        raise
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

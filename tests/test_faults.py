@@ -530,6 +530,60 @@ def test_ctrl_c_is_a_clear_message_and_leaves_the_warehouse_unchanged(built, tmp
         assert state(wh) == before and wh.read_bytes() == files, delay
 
 
+def test_ctrl_c_during_the_commit_leaves_report_files_that_match_the_warehouse(tmp_path):
+    """Ctrl-C while the commit is written (its WAL file appears): before, DuckDB stopped the commit
+    statement with RuntimeError('Query interrupted') after it had committed, the command printed a
+    traceback and exited 1, the new report files stayed in .pending folders with the old ones in
+    place, and the next run, finding the stamps recorded, kept those old reports as built."""
+    landing = small_landing(tmp_path)
+    env = cli_env(tmp_path, landing)
+    wh, reports = tmp_path / "warehouse.duckdb", tmp_path / "reports"
+    shangluo("run", env=env)
+    before, report_before = state(wh), (reports / "report-2022.md").read_bytes()
+    _touch_employment(landing, "2022", "80002")
+    wal = tmp_path / "warehouse.duckdb.wal"
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not wal.exists() and proc.poll() is None:
+        time.sleep(0.0005)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "已中断" in out and "Traceback" not in out + err, out + err
+    assert not list(reports.glob(".pending-*"))
+    stored = state(wh) != before
+    assert stored == ((reports / "report-2022.md").read_bytes() != report_before)     # figures and report agree
+    assert stored == ("the run was committed" in out)
+    again = shangluo("run", env=env)
+    assert state(wh) != before and (reports / "report-2022.md").read_bytes() != report_before, again.stdout
+
+
+def test_sigterm_during_a_run_is_rolled_back_like_ctrl_c(tmp_path):
+    """SIGTERM (a service manager's stop, `timeout`): before, on the run's own thread, the process
+    died at once, its report files left in .pending folders and its Dagster run STARTED until the
+    next run found it."""
+    landing = small_landing(tmp_path)
+    env = cli_env(tmp_path, landing)
+    wh, reports = tmp_path / "warehouse.duckdb", tmp_path / "reports"
+    shangluo("run", env=env)
+    before, files = state(wh), wh.read_bytes()
+    for delay in (0.5, 2.5):
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--force"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc.stdout.readline()
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 143, (delay, out + err)
+        assert "已中断" in out and "Traceback" not in out + err, (delay, out + err)
+        assert state(wh) == before and wh.read_bytes() == files, delay
+        assert not list(reports.glob(".pending-*")), delay
+    runs = subprocess.run([sys.executable, "-c", "import dagster as dg; print(sorted({r.status.value for r in "
+                           "dg.DagsterInstance.get().get_runs()}))"], cwd=ROOT, capture_output=True, text=True,
+                          env={**env, "DAGSTER_HOME": env["SHANGLUO_DAGSTER_STATE"]}, check=True)
+    assert "STARTED" not in runs.stdout and "FAILURE" in runs.stdout, runs.stdout + runs.stderr
+
+
 def test_a_failure_in_the_second_period_leaves_every_period_unchanged_and_says_so(tmp_path):
     landing = small_landing(tmp_path)
     env = cli_env(tmp_path, landing)
