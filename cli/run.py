@@ -91,6 +91,8 @@ def _run_in_one_transaction(settings: Settings, periods: list[str], args, con, k
     try:
         con.execute("begin transaction")
         ensure_schema(con)
+        from publish.report import drop_stale_pending
+        drop_stale_pending(settings.reports)      # this command is the one writer now
         fingerprint, recorded = key_fingerprint(key), recorded_fingerprint(con)
     except duckdb.Error as exc:
         _say(f"无法写入数据仓库 / cannot write the warehouse {settings.warehouse}: {str(exc).splitlines()[0]}")

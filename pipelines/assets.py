@@ -13,13 +13,13 @@ warehouse, builds nothing).  The run's options come from the resource `options` 
 
 import os
 import shutil
-import uuid
 from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
 
 from publish.report import build as build_report
+from publish.report import pending_folder
 from publish.report import report_files
 from publish.report import write as write_report
 from schemas.catalogue import RETURNS
@@ -267,7 +267,7 @@ def _publication(period: str, con, warehouse: WarehouseResource, force: bool) ->
     for target in paths:
         if target.exists() and not target.is_file():
             raise IsADirectoryError(f"报告文件无法放置 / the report file cannot be put in place: {target} is not a file")
-    pending = reports / f".pending-{uuid.uuid4().hex}"       # in place once the run's changes are committed
+    pending = pending_folder(reports)       # in place once the run's changes are committed
     warehouse.after_commit(lambda: _put_in_place(written, paths), lambda: shutil.rmtree(pending, ignore_errors=True))
     with phase("report"):
         rep, written = write_report(con, period, pending)

@@ -22,6 +22,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr
 
+from publish.report import drop_stale_pending
 from shangluo.config import Settings, rules_version
 from shangluo.timing import phase
 from warehouse.db import (connect, ensure_schema, forget_stamps, key_fingerprint, record_fingerprint,
@@ -153,6 +154,7 @@ class WarehouseResource(dg.ConfigurableResource):
             self._con, self._failed, self._started, self._owned, self._open = con, False, datetime.now(), True, True
             self._pending = []
             ensure_schema(con)
+            drop_stale_pending(settings.reports)      # this run is the one writer now
             _same_key(con, settings, self._started)
             _forget_stamps(context, con)
             yield self

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -398,6 +399,26 @@ def workbook(rep: Report, path: Path):
         ws.freeze_panes = "C3"
         ws.auto_filter.ref = f"A2:{get_column_letter(len(figs) + 3)}{max(ws.max_row, 3)}"
     save(wb, path)
+
+
+PENDING = ".pending-"      # a run's report files wait in reports/.pending-<hex>/ until its commit
+
+
+def pending_folder(reports: Path) -> Path:
+    """A folder of `reports` for a run's report files until its changes are committed."""
+    import uuid
+    return Path(reports) / f"{PENDING}{uuid.uuid4().hex}"
+
+
+def drop_stale_pending(reports: Path):
+    """The pending folders of runs killed before their commit settled them (SIGKILL, a power cut).
+    Called by a run holding the warehouse's one writing connection, before it writes any report
+    files: every pending folder there is then a dead run's."""
+    folder = Path(reports)
+    if folder.is_dir():
+        for stale in folder.glob(f"{PENDING}*"):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 def report_files(out: Path, period: str) -> list[Path]:

@@ -36,6 +36,9 @@ def test_materialize_one_period_and_no_clear_id_anywhere(tmp_path, instance, mon
     monkeypatch.setenv("SHANGLUO_PII_KEY", TEST_KEY)
     monkeypatch.setenv("SHANGLUO_REPORTS", str(tmp_path / "reports"))
     wh = tmp_path / "wh.duckdb"
+    stale = tmp_path / "reports" / ".pending-0123abcd"          # as a run killed before its commit leaves it
+    stale.mkdir(parents=True)
+    (stale / "report-2022.md").write_text("报告（旧）", encoding="utf-8")
     result = dg.materialize(ALL_ASSETS, partition_key="2022", instance=instance,
                             resources={"warehouse": WarehouseResource(landing=str(landing), warehouse=str(wh)),
                                        "options": RunOptions()})
@@ -52,6 +55,7 @@ def test_materialize_one_period_and_no_clear_id_anywhere(tmp_path, instance, mon
     reconcile, = [c for c in checks if c.check_name == "reconciles_with_published"]
     assert not reconcile.passed and reconcile.metadata["equal"].value == 67     # 2021 is not there: two figures NULL
     assert (tmp_path / "reports" / "report-2022.html").exists()
+    assert list((tmp_path / "reports").glob(".pending-*")) == []                # the dead run's files are gone
 
     clear = {r["head_id_number"].encode() for rows in build("2022")["monitoring_households"].values() for r in rows}
     assert len(clear) > 9000

@@ -504,8 +504,12 @@ def test_a_kill_at_any_moment_leaves_every_period_old_or_every_period_new(tmp_pa
         assert now in (old, new), f"a mix after SIGKILL at {how} {at}"
         outcomes.append(now == new)
     assert outcomes[:3] == [False, False, True]     # killed while running: all old; once committed: all new
+    stale = tmp_path / "reports" / ".pending-0123abcd"     # report files a killed run left waiting for its commit
+    stale.mkdir(parents=True, exist_ok=True)
+    (stale / "report-2022.md").write_text("报告（旧）", encoding="utf-8")
     shangluo("run", "--force", env=env)
     assert state(wh) == new
+    assert list((tmp_path / "reports").glob(".pending-*")) == []          # the next run drops them
 
 
 def test_ctrl_c_is_a_clear_message_and_leaves_the_warehouse_unchanged(built, tmp_path):
