@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from schemas.core import AREAS, HARD, Context
-from schemas.messages import Unusable
+from schemas.messages import Unusable, mask_ids
 from schemas import engine
 from schemas.read import is_system_file, parts_of
 from intake.check import check_part
@@ -90,7 +90,7 @@ def validate_paths(args) -> int:
     if not checked and not unusable:        # an empty folder, or only explanations: nothing was checked
         rows.append(_unusable_row(" ".join(map(str, args.paths)), Unusable("没有找到任何报表文件", "no return found"),
                                   args.period, args.county))
-    rows = [{c: r.get(c) for c in COLUMNS} for r in rows]
+    rows = [{c: mask_ids(r.get(c)) for c in COLUMNS} for r in rows]      # a path or sheet may hold an ID number
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
@@ -166,7 +166,7 @@ def _unusable_row(path, exc: Unusable, period: str | None, county: str | None) -
 
 def _note(log, text: str):
     if log is not None:
-        print(text, file=log)
+        print(mask_ids(text), file=log)      # a note quotes headers and sheet names as written
 
 
 def _print_table(rows: list[dict]):

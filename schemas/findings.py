@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow
 
 from .core import HARD, NUMERIC_KINDS, SOFT, Return
-from .messages import Finding
+from .messages import Finding, mask_ids
 from .read import Located, squash
 
 
@@ -30,6 +30,9 @@ class Checked:
     source_rows: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int32))
     layout: dict[str, list] = field(default_factory=dict)     # field -> [header as written, row (vertical form)]
     _view: str | None = field(default=None, repr=False)
+
+    def __post_init__(self):     # a note quotes headers as written (a column headed by an ID number)
+        self.notes = [mask_ids(n) for n in self.notes]
 
     @property
     def hard_count(self) -> int:
