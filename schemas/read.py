@@ -810,6 +810,14 @@ def xls_sheet_names(path: Path) -> list[str]:
 
 
 def read_xls_sheet(path: Path, sheet: str) -> Grid:
+    try:
+        return _read_xls_sheet(path, sheet)
+    except Exception as exc:  # noqa: BLE001 - xlrd fails on a damaged file in many ways (struct.error, XLRDError...)
+        raise Unusable(f"无法读取工作表“{sheet}”（Excel 97-2003工作簿已损坏）：{exc}",
+                       f"cannot read the sheet '{sheet}' (the Excel 97-2003 workbook is damaged): {exc}") from exc
+
+
+def _read_xls_sheet(path: Path, sheet: str) -> Grid:
     import xlrd
     book = xlrd.open_workbook(path)
     ws = book.sheet_by_name(sheet)

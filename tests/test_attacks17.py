@@ -239,3 +239,26 @@ def test_an_id_number_written_as_a_header_never_leaves_in_clear(tmp_path):
         assert not CLEAR_ID.search(proc.stdout + proc.stderr), proc.stdout + proc.stderr
     with zipfile.ZipFile(tmp_path / "fb.xlsx") as z:
         assert not any(CLEAR_ID.search(z.read(n).decode("utf-8", "replace")) for n in z.namelist())
+
+
+# ------------------------------------------------------------------ a damaged .xls
+
+def test_a_damaged_xls_is_unusable_whatever_xlrd_raises(tmp_path):
+    import random
+    source = (SAMPLE / "2022" / "611025" / "表4.xls").read_bytes()
+    unusable = 0
+    for seed in range(8):        # bytes changed past the header: xlrd raised struct.error, run failed for all
+        rnd, data = random.Random(seed), bytearray(source)
+        for _ in range(20):
+            data[rnd.randrange(1024, len(data))] = rnd.randrange(256)
+        path = tmp_path / f"{seed}" / "表4.xls"
+        path.parent.mkdir()
+        path.write_bytes(bytes(data))
+        try:
+            parts, _ = parts_of(path)
+            for part in parts:
+                part.grid()
+        except Unusable as exc:
+            unusable += 1
+            assert "Excel 97-2003" in exc.en or "not an Excel 97-2003" in exc.en
+    assert unusable >= 4
