@@ -143,6 +143,16 @@ def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int,
     out = [Entry(kind="skipped", message_zh=n.split(" / ")[0], message_en=n.split(" / ")[-1], **meta, **base) for n in notes]
     for part in parts:
         kind = "explanations" if part.ret is None else "part"
+        if part.ret is None:      # a 说明 is read after the returns, where a failure would fail the run: tried here
+            try:
+                part.grid()
+            except (Unusable, OSError) as exc:
+                zh, en = (exc.zh, exc.en) if isinstance(exc, Unusable) else (f"无法读取该文件：{exc.strerror}",
+                                                                            f"the file cannot be read: {exc.strerror}")
+                out.append(Entry(period=period, county_code=county, kind="unusable", source=rel, sheet=part.sheet,
+                                 message_zh=f"说明无法读取：{zh}", message_en=f"the explanations cannot be read: {en}",
+                                 **meta))
+                continue
         out.append(Entry(period=period, county_code=county, kind=kind, source=rel, sheet=part.sheet,
                          return_id=part.ret.return_id if part.ret else None, **meta))
     return out

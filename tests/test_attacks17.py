@@ -1,8 +1,9 @@
 """Hostile and careless input found by attack 17, each as a real file: dates DuckDB reads but Python
 cannot hold, a stray cell at XFD1048576, a zip with no workbook part, a shared string beyond the
-table, a cell longer than the csv module's limit, a line of millions of commas, numbers of 1E+20
-and more, thousands separators that group nothing, an ID number as a column header.  Before the
-fixes each of the first five failed the whole run of every county (or aborted the process)."""
+table, a cell longer than the csv module's limit, a 说明.csv in UTF-16, a damaged .xls, a line of
+millions of commas, numbers of 1E+20 and more, thousands separators that group nothing, an ID
+number as a column header.  Before the fixes each of the first seven failed the whole run of every
+county (or aborted the process)."""
 from __future__ import annotations
 
 import json
@@ -103,6 +104,8 @@ def test_files_that_used_to_fail_every_county_are_refused_alone(tmp_path):
     with_shared_string_index(industry_xlsx(tmp_path / "e.xlsx", [1, 2, 3, 4, "是"], title="表6"), folder / "表6.xlsx", "7")
     header, values = (folder / "social_assistance.csv").read_text(encoding="utf-8-sig").splitlines()[:2]
     (folder / "social_assistance.csv").write_text(f"{header}\n{values},{'A' * 200_000}\n", encoding="utf-8")
+    # a 说明 saved by Excel as "Unicode text" (UTF-16): read after the returns, it failed the run
+    (landing / "2022" / "611026" / "说明.csv").write_bytes("表号,规则编号,业务键,说明\n".encode("utf-16"))
     env = cli_env(tmp_path, landing)
     proc = shangluo("run", "--period", "2022", env=env, check=False, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -120,6 +123,8 @@ def test_files_that_used_to_fail_every_county_are_refused_alone(tmp_path):
     assert "holds no sheet" in found["guarantees"]
     assert "cannot read the sheet '表6'" in found["employment"]
     assert "line 2" in found["social_assistance"]
+    assert query(wh, "select kind, message_en from landing.inventory where source = '2022/611026/说明.csv'") == [
+        ("unusable", "the explanations cannot be read: the file is not a CSV text file")]
 
 
 # ------------------------------------------------------------------ dates
