@@ -170,7 +170,11 @@ def _county_folders(root: Path, period: str, county: str | None):
     for county_dir in sorted(folder.iterdir()):
         name = county_dir.name
         rel = county_dir.relative_to(root).as_posix()
-        if (county and name != county) or not county_dir.is_dir() or is_system_file(name):
+        if (county and name != county) or is_system_file(name):
+            continue
+        if not county_dir.is_dir():     # a return put beside the county folders: said, not silently left
+            yield county_dir, Entry(period, "", "skipped", recorded_name(rel), message_zh=OUTSIDE_COUNTY[0],
+                                    message_en=OUTSIDE_COUNTY[1])
             continue
         if name not in AREAS:
             zh, en = unknown_county(name)
@@ -188,8 +192,21 @@ def unknown_county(name: str) -> tuple[str, str]:
             f"folder '{name}' is not a county code, skipped: the codes are {', '.join(AREAS)}")
 
 
+OUTSIDE_COUNTY = ("文件不在县区目录中，未读取：报表应放在<期别>/<县区代码>/目录下",
+                  "a file outside the county folders is not read: returns go under <period>/<county_code>/")
+SUBFOLDER = ("子目录中的文件不读取：请把报表直接放在县区目录中",
+             "files in a subfolder are not read: put the returns in the county folder itself")
+
+
 def _files(county_dir: Path):
     return (path for path in sorted(county_dir.iterdir()) if not path.is_dir())
+
+
+def _subfolders(root: Path, period: str, county_dir: Path) -> list[Entry]:
+    """A folder inside a county folder (a clerk's 2022年报表/) is not read, but said."""
+    return [Entry(period, county_dir.name, "skipped", recorded_name(path.relative_to(root).as_posix()),
+                  message_zh=SUBFOLDER[0], message_en=SUBFOLDER[1])
+            for path in sorted(county_dir.iterdir()) if path.is_dir() and not is_system_file(path.name)]
 
 
 def scan_period(root: Path, period: str, max_bytes: int, county: str | None = None,
@@ -202,6 +219,7 @@ def scan_period(root: Path, period: str, max_bytes: int, county: str | None = No
             continue
         for path in _files(county_dir):
             out.extend(scan_file(root, period, county_dir.name, path, max_bytes, known))
+        out.extend(_subfolders(root, period, county_dir))
     return out
 
 

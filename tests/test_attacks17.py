@@ -267,3 +267,23 @@ def test_a_damaged_xls_is_unusable_whatever_xlrd_raises(tmp_path):
             unusable += 1
             assert "Excel 97-2003" in exc.en or "not an Excel 97-2003" in exc.en
     assert unusable >= 4
+
+
+# ------------------------------------------------------------------ returns where the scan does not look
+
+def test_returns_beside_the_county_folders_or_in_a_subfolder_are_skipped_with_a_note(tmp_path):
+    from intake.landing import scan_period
+    landing = tmp_path / "landing"
+    county = landing / "2022" / "611024"
+    shutil.copytree(SAMPLE / "2022" / "611024", county)
+    (county / "2022年报表").mkdir()
+    (county / "employment.csv").rename(county / "2022年报表" / "employment.csv")   # a clerk's own folder
+    shutil.copy(county / "industry.csv", landing / "2022" / "表4.csv")               # beside the counties
+    entries = scan_period(landing, "2022", 1 << 30)
+    skipped = {e.source: e.message_en for e in entries if e.kind == "skipped"}
+    assert skipped == {"2022/611024/2022年报表": "files in a subfolder are not read: put the returns in the county "
+                                                 "folder itself",
+                       "2022/表4.csv": "a file outside the county folders is not read: returns go under "
+                                       "<period>/<county_code>/"}
+    assert "employment" not in {e.return_id for e in entries if e.kind == "part"}
+    assert scan_period(landing, "2022", 1 << 30, county="611024") == [e for e in entries if e.county_code == "611024"]
