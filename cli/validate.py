@@ -58,7 +58,22 @@ def _files(paths: list[Path]):
             yield p
 
 
+def _option_problem(args) -> str | None:
+    """Why --period or --county cannot be used (a period is a year, a county one of the codes)."""
+    if args.period is not None and not (len(args.period) == 4 and args.period.isdigit() and args.period >= "1000"):
+        return (f"--period {args.period}不是年份（如2022） / --period {args.period} is not a year (such as 2022)")
+    if args.county is not None and args.county not in AREAS:
+        zh, en = unknown_county(args.county)
+        return (f"--county {args.county}不是县区代码：{zh.split('：', 1)[-1]} / --county {args.county} is not a county "
+                f"code: {en.split(': ', 1)[-1]}")
+    return None
+
+
 def validate_paths(args) -> int:
+    problem = _option_problem(args)
+    if problem:
+        _say(args, problem)
+        return 2
     key = os.environ.get("SHANGLUO_PII_KEY", "").encode() or secrets.token_bytes(32)   # nothing is stored
     rows, unusable, where, checked, explanations = [], False, set(), [], []
     for path in _files(args.paths):
@@ -98,8 +113,13 @@ def validate_paths(args) -> int:
     if args.xlsx:
         from publish.feedback import write_feedback
         periods, counties = {p for p, _ in where}, {c for _, c in where}
-        path = write_feedback(rows, args.xlsx, periods.pop() if len(periods) == 1 else args.period,
-                              counties.pop() if len(counties) == 1 else args.county)
+        try:
+            path = write_feedback(rows, args.xlsx, periods.pop() if len(periods) == 1 else args.period,
+                                  counties.pop() if len(counties) == 1 else args.county)
+        except OSError as exc:      # a folder, a read-only place: said, and exit 2 (1 would say hard errors)
+            _say(args, f"无法写入审核反馈表{args.xlsx}：{exc.strerror} / cannot write the feedback workbook "
+                       f"{args.xlsx}: {exc.strerror}")
+            return 2
         _say(args, f"审核反馈表 / feedback workbook: {path}")
     if unusable or not checked:
         return 2

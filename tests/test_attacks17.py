@@ -287,3 +287,21 @@ def test_returns_beside_the_county_folders_or_in_a_subfolder_are_skipped_with_a_
                                        "<period>/<county_code>/"}
     assert "employment" not in {e.return_id for e in entries if e.kind == "part"}
     assert scan_period(landing, "2022", 1 << 30, county="611024") == [e for e in entries if e.county_code == "611024"]
+
+
+# ------------------------------------------------------------------ validate's options and its workbook
+
+def test_validate_refuses_a_period_or_county_that_is_none_and_a_workbook_it_cannot_write(tmp_path):
+    path = tmp_path / "表4.csv"
+    shutil.copy(SAMPLE / "2022" / "611024" / "industry.csv", path)
+    env = cli_env(tmp_path)
+    for period, county, said in (("abcd", "611024", "is not a year"), ("99999", "611024", "is not a year"),
+                                 ("0000", "611024", "is not a year"),
+                                 ("2022", "999999", "--county 999999 is not a county code")):
+        proc = shangluo("validate", str(path), "--period", period, "--county", county, env=env, check=False)
+        assert proc.returncode == 2 and said in proc.stdout, proc.stdout + proc.stderr   # was a traceback, or exit 0
+        assert "Traceback" not in proc.stderr
+    proc = shangluo("validate", str(path), "--period", "2022", "--county", "611024", "--xlsx", str(tmp_path),
+                    env=env, check=False)          # a folder: exit 1 and a traceback said "hard errors"
+    assert proc.returncode == 2 and "cannot write the feedback workbook" in proc.stdout, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
