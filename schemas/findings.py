@@ -75,6 +75,9 @@ class Checked:
         self.typed = None
 
 
+NOT_SUMMED = ("-", "—", "－", "–", "/", "／", "\\", "×")     # a total left out on purpose, as clerks mark it
+
+
 def total_findings(loc: Located, ret: Return, written: dict, sums: dict[str, Decimal]) -> list[Finding]:
     """The 合计 row against the column sums, each within half a unit of the total's last written place.
     `written`: the total row's typed values; `sums`: the column sums of the numeric fields."""
@@ -83,9 +86,16 @@ def total_findings(loc: Located, ret: Return, written: dict, sums: dict[str, Dec
         return []
     out = []
     for f in ret.fields:
-        if f.kind not in NUMERIC_KINDS or loc.total.get(f.name) is None or written.get(f.name) is None:
+        if f.kind not in NUMERIC_KINDS or loc.total.get(f.name) is None:
             continue
         text = str(loc.total[f.name])
+        if written.get(f.name) is None:    # '#REF!', '8998户', 'x': not a number, so never silently unchecked
+            if text.strip() not in NOT_SUMMED:
+                out.append(Finding(loc.total_row, loc.headers.get(f.name, f.label), text, f"{ret.return_id}.{f.name}.total",
+                                   HARD, f"合计行{f.label}“{text}”不是数字，无法与各行之和核对",
+                                   f"the total row's {f.name} '{text}' is not a number: it cannot be checked against "
+                                   f"the column sum"))
+            continue
         places = len(text.split(".")[1]) if "." in text else 0
         tolerance = Decimal(5) / Decimal(10) ** (places + 1)
         column_sum = Decimal(str(sums.get(f.name) or 0))

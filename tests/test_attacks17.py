@@ -305,3 +305,25 @@ def test_validate_refuses_a_period_or_county_that_is_none_and_a_workbook_it_cann
                     env=env, check=False)          # a folder: exit 1 and a traceback said "hard errors"
     assert proc.returncode == 2 and "cannot write the feedback workbook" in proc.stdout, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ a 合计 that is no number
+
+def test_a_total_that_is_no_number_is_a_hard_error_not_an_unchecked_total(tmp_path):
+    lines = (SAMPLE / "2022" / "611024" / "relocation_sites.csv").read_text(encoding="utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    path = tmp_path / "relocation_sites.csv"
+
+    def total(**cells):
+        row = [""] * len(header)
+        row[header.index("site_name")] = "合计"
+        for name, value in cells.items():
+            row[header.index(name)] = value
+        path.write_text("\n".join([*lines, ",".join(row)]) + "\n", encoding="utf-8")
+        return [(f.rule_id, f.source_row, f.value) for f in checked(path).findings]
+
+    # the cached value of a broken SUM, a unit typed in: the file passed, its total never checked
+    assert total(households="#REF!", persons="30962人") == [("relocation_sites.households.total", len(lines) + 1, "#REF!"),
+                                                           ("relocation_sites.persons.total", len(lines) + 1, "30962人")]
+    assert total(households="—", persons="/") == []            # left out on purpose
+    assert total(households="8998", persons="30962") == []
