@@ -432,7 +432,7 @@ class SheetXml:
     dimension: tuple[int, int] | None = None    # (last row, last column) of <dimension ref>
     last_row: int = 0               # the r of the last <row>
     unlike: str | None = None
-    max_col: int = 0                # the last column a cell's reference names (1 = A)
+    max_col: int = 0                # the last column a cell's reference names (1 = A); 0: none past Z
     dated: dict[tuple[int, int], str | None] = field(default_factory=dict)   # (row, column index) -> text
 
 
@@ -507,7 +507,7 @@ def _scan_block(out: SheetXml, text: bytes, styled, durations: set[int], rows: l
     if out.unlike is None and len(found) != len(_ROW_TAG.findall(text)):
         out.unlike = "a row without a number"
     rows.extend(int(r) for r in found)
-    out.max_col = max(out.max_col, _max_column(text))
+    out.max_col = max(out.max_col, _wide_column(text))
     if before_data and out.dimension is None:
         head, data = (text.split(b"<sheetData", 1) + [None])[:2]
         m = _DIMENSION.search(head)
@@ -560,17 +560,28 @@ def _text_unlike(text: bytes) -> bool:
         and _TEXT_UNLIKE.search(text) is not None
 
 
-_WIDE_REF = re.compile(rb'\sr="([A-Z]{2,3})[0-9]')
+_WIDE_REF = re.compile(rb' r="([A-Z]{2,3})[0-9]')
 _NARROW_REFS = [(b' r="' + bytes([64 + n]), n) for n in range(26, 0, -1)]
 
 
-def _max_column(text: bytes) -> int:
-    """The last column (1 = A) a cell reference in `text` names: a regular expression for references of
-    two or three letters (rare: found in a few ms a MB), a plain search per letter for the others."""
+def _wide_column(text: bytes) -> int:
+    """The last column (1 = A) of the cell references of two or three letters in `text` (column AA on;
+    rare, so found in about 1 ms a MB), 0 when there is none."""
     wide = set(_WIDE_REF.findall(text))
-    if wide:
-        return max(_cell_ref(letters.decode() + "1")[1] + 1 for letters in wide)
-    return next((n for literal, n in _NARROW_REFS if literal in text), 0)
+    return max(_cell_ref(letters.decode() + "1")[1] + 1 for letters in wide) if wide else 0
+
+
+def _narrow_column(z: zipfile.ZipFile, member: str) -> int:
+    """The last of the columns A-Z a cell reference of the sheet names: a second streamed pass, a plain
+    search per letter (some 9 ms a MB), made only for a sheet of more rows than MAX_CELLS / 26."""
+    best, carry = 0, b""
+    with z.open(member) as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            text, carry = carry + chunk, chunk[-8:]
+            best = max(best, next((n for literal, n in _NARROW_REFS if n > best and literal in text), 0))
+            if best == 26:
+                break
+    return best
 
 
 MAX_CELLS = 1 << 23     # some 8 million cells (a sheet of 300,000 rows of 表1 holds 3.6 million): under 1 GB
@@ -742,6 +753,8 @@ def _plan(path: Path, sheet: str) -> tuple[SheetXml | None, str | None, str | No
         if member is None:
             return None, None, "the sheet is not where the workbook's relationships say"
         xml = scan_sheet(z, member, date_styles(z))
+        if xml.max_col == 0 and xml.last_row * 26 > MAX_CELLS:     # only then can columns A-Z be too many
+            xml.max_col = _narrow_column(z, member)
         why = xml.unlike or ("formulas" if xml.formulas else None) or ("dates from 1904" if date1904 else None)
         for m in shared:
             if why is None and (m not in z.namelist() or _text_unlike(z.read(m))):
