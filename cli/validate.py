@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from schemas.core import AREAS, HARD, Context
-from schemas.messages import Unusable
+from schemas.messages import Unusable, mask_ids
 from schemas import engine
 from schemas.read import is_system_file, parts_of
 from intake.check import check_part
@@ -58,7 +58,22 @@ def _files(paths: list[Path]):
             yield p
 
 
+def _option_problem(args) -> str | None:
+    """Why --period or --county cannot be used (a period is a year, a county one of the codes)."""
+    if args.period is not None and not (len(args.period) == 4 and args.period.isdigit() and args.period >= "1000"):
+        return (f"--period {args.period}不是年份（如2022） / --period {args.period} is not a year (such as 2022)")
+    if args.county is not None and args.county not in AREAS:
+        zh, en = unknown_county(args.county)
+        return (f"--county {args.county}不是县区代码：{zh.split('：', 1)[-1]} / --county {args.county} is not a county "
+                f"code: {en.split(': ', 1)[-1]}")
+    return None
+
+
 def validate_paths(args) -> int:
+    problem = _option_problem(args)
+    if problem:
+        _say(args, problem)
+        return 2
     key = os.environ.get("SHANGLUO_PII_KEY", "").encode() or secrets.token_bytes(32)   # nothing is stored
     rows, unusable, where, checked, explanations = [], False, set(), [], []
     for path in _files(args.paths):
@@ -90,7 +105,7 @@ def validate_paths(args) -> int:
     if not checked and not unusable:        # an empty folder, or only explanations: nothing was checked
         rows.append(_unusable_row(" ".join(map(str, args.paths)), Unusable("没有找到任何报表文件", "no return found"),
                                   args.period, args.county))
-    rows = [{c: r.get(c) for c in COLUMNS} for r in rows]
+    rows = [{c: mask_ids(r.get(c)) for c in COLUMNS} for r in rows]      # a path or sheet may hold an ID number
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
@@ -98,8 +113,13 @@ def validate_paths(args) -> int:
     if args.xlsx:
         from publish.feedback import write_feedback
         periods, counties = {p for p, _ in where}, {c for _, c in where}
-        path = write_feedback(rows, args.xlsx, periods.pop() if len(periods) == 1 else args.period,
-                              counties.pop() if len(counties) == 1 else args.county)
+        try:
+            path = write_feedback(rows, args.xlsx, periods.pop() if len(periods) == 1 else args.period,
+                                  counties.pop() if len(counties) == 1 else args.county)
+        except OSError as exc:      # a folder, a read-only place: said, and exit 2 (1 would say hard errors)
+            _say(args, f"无法写入审核反馈表{args.xlsx}：{exc.strerror} / cannot write the feedback workbook "
+                       f"{args.xlsx}: {exc.strerror}")
+            return 2
         _say(args, f"审核反馈表 / feedback workbook: {path}")
     if unusable or not checked:
         return 2
@@ -166,7 +186,7 @@ def _unusable_row(path, exc: Unusable, period: str | None, county: str | None) -
 
 def _note(log, text: str):
     if log is not None:
-        print(text, file=log)
+        print(mask_ids(text), file=log)      # a note quotes headers and sheet names as written
 
 
 def _print_table(rows: list[dict]):

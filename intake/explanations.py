@@ -8,6 +8,7 @@ from pathlib import Path
 
 from schemas.catalogue import match_return
 from schemas.core import Context, Field, Return
+from schemas.messages import Unusable
 from schemas.read import Part, locate
 from schemas.validate import check
 from shangluo.config import cutoff
@@ -36,8 +37,11 @@ def period_explanations(store, landing: Path, period: str) -> list[dict]:
     explanation."""
     out = []
     for e in store.inventory(period, kinds=["explanations"]) or []:
-        out += [{"county_code": e["county_code"], **x}
-                for x in read_explanations(landing, period, e["county_code"], e["source"], e["sheet"])]
+        try:       # the scan read it; it may have changed since: its explanations then answer nothing
+            rows = read_explanations(landing, period, e["county_code"], e["source"], e["sheet"])
+        except (Unusable, OSError):
+            continue
+        out += [{"county_code": e["county_code"], **x} for x in rows]
     return out
 
 

@@ -143,6 +143,16 @@ def scan_file(root: Path, period: str, county: str, path: Path, max_bytes: int,
     out = [Entry(kind="skipped", message_zh=n.split(" / ")[0], message_en=n.split(" / ")[-1], **meta, **base) for n in notes]
     for part in parts:
         kind = "explanations" if part.ret is None else "part"
+        if part.ret is None:      # a 说明 is read after the returns, where a failure would fail the run: tried here
+            try:
+                part.grid()
+            except (Unusable, OSError) as exc:
+                zh, en = (exc.zh, exc.en) if isinstance(exc, Unusable) else (f"无法读取该文件：{exc.strerror}",
+                                                                            f"the file cannot be read: {exc.strerror}")
+                out.append(Entry(period=period, county_code=county, kind="unusable", source=rel, sheet=part.sheet,
+                                 message_zh=f"说明无法读取：{zh}", message_en=f"the explanations cannot be read: {en}",
+                                 **meta))
+                continue
         out.append(Entry(period=period, county_code=county, kind=kind, source=rel, sheet=part.sheet,
                          return_id=part.ret.return_id if part.ret else None, **meta))
     return out
@@ -160,7 +170,11 @@ def _county_folders(root: Path, period: str, county: str | None):
     for county_dir in sorted(folder.iterdir()):
         name = county_dir.name
         rel = county_dir.relative_to(root).as_posix()
-        if (county and name != county) or not county_dir.is_dir() or is_system_file(name):
+        if (county and name != county) or is_system_file(name):
+            continue
+        if not county_dir.is_dir():     # a return put beside the county folders: said, not silently left
+            yield county_dir, Entry(period, "", "skipped", recorded_name(rel), message_zh=OUTSIDE_COUNTY[0],
+                                    message_en=OUTSIDE_COUNTY[1])
             continue
         if name not in AREAS:
             zh, en = unknown_county(name)
@@ -178,8 +192,21 @@ def unknown_county(name: str) -> tuple[str, str]:
             f"folder '{name}' is not a county code, skipped: the codes are {', '.join(AREAS)}")
 
 
+OUTSIDE_COUNTY = ("文件不在县区目录中，未读取：报表应放在<期别>/<县区代码>/目录下",
+                  "a file outside the county folders is not read: returns go under <period>/<county_code>/")
+SUBFOLDER = ("子目录中的文件不读取：请把报表直接放在县区目录中",
+             "files in a subfolder are not read: put the returns in the county folder itself")
+
+
 def _files(county_dir: Path):
     return (path for path in sorted(county_dir.iterdir()) if not path.is_dir())
+
+
+def _subfolders(root: Path, period: str, county_dir: Path) -> list[Entry]:
+    """A folder inside a county folder (a clerk's 2022年报表/) is not read, but said."""
+    return [Entry(period, county_dir.name, "skipped", recorded_name(path.relative_to(root).as_posix()),
+                  message_zh=SUBFOLDER[0], message_en=SUBFOLDER[1])
+            for path in sorted(county_dir.iterdir()) if path.is_dir() and not is_system_file(path.name)]
 
 
 def scan_period(root: Path, period: str, max_bytes: int, county: str | None = None,
@@ -192,6 +219,7 @@ def scan_period(root: Path, period: str, max_bytes: int, county: str | None = No
             continue
         for path in _files(county_dir):
             out.extend(scan_file(root, period, county_dir.name, path, max_bytes, known))
+        out.extend(_subfolders(root, period, county_dir))
     return out
 
 

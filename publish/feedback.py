@@ -114,7 +114,8 @@ def write_feedback(rows: list[dict], path: Path, period: str | None, county: str
     wrap = Alignment(wrap_text=True, vertical="top")
     for r in lines:
         row = append(ws, [r.get(key) for *_, key in COLUMNS])
-        for cell in ws[row]:
+        for column in range(1, len(COLUMNS) + 1):     # ws[row] would read every cell of the sheet: quadratic
+            cell = ws.cell(row, column)
             cell.alignment = wrap
             if isinstance(cell.value, str):
                 cell.number_format = "@"

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow
 
 from .core import HARD, NUMERIC_KINDS, SOFT, Return
-from .messages import Finding
+from .messages import Finding, mask_ids
 from .read import Located, squash
 
 
@@ -30,6 +30,9 @@ class Checked:
     source_rows: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int32))
     layout: dict[str, list] = field(default_factory=dict)     # field -> [header as written, row (vertical form)]
     _view: str | None = field(default=None, repr=False)
+
+    def __post_init__(self):     # a note quotes headers as written (a column headed by an ID number)
+        self.notes = [mask_ids(n) for n in self.notes]
 
     @property
     def hard_count(self) -> int:
@@ -72,6 +75,9 @@ class Checked:
         self.typed = None
 
 
+NOT_SUMMED = ("-", "—", "－", "–", "/", "／", "\\", "×")     # a total left out on purpose, as clerks mark it
+
+
 def total_findings(loc: Located, ret: Return, written: dict, sums: dict[str, Decimal]) -> list[Finding]:
     """The 合计 row against the column sums, each within half a unit of the total's last written place.
     `written`: the total row's typed values; `sums`: the column sums of the numeric fields."""
@@ -80,9 +86,16 @@ def total_findings(loc: Located, ret: Return, written: dict, sums: dict[str, Dec
         return []
     out = []
     for f in ret.fields:
-        if f.kind not in NUMERIC_KINDS or loc.total.get(f.name) is None or written.get(f.name) is None:
+        if f.kind not in NUMERIC_KINDS or loc.total.get(f.name) is None:
             continue
         text = str(loc.total[f.name])
+        if written.get(f.name) is None:    # '#REF!', '8998户', 'x': not a number, so never silently unchecked
+            if text.strip() not in NOT_SUMMED:
+                out.append(Finding(loc.total_row, loc.headers.get(f.name, f.label), text, f"{ret.return_id}.{f.name}.total",
+                                   HARD, f"合计行{f.label}“{text}”不是数字，无法与各行之和核对",
+                                   f"the total row's {f.name} '{text}' is not a number: it cannot be checked against "
+                                   f"the column sum"))
+            continue
         places = len(text.split(".")[1]) if "." in text else 0
         tolerance = Decimal(5) / Decimal(10) ** (places + 1)
         column_sum = Decimal(str(sums.get(f.name) or 0))

@@ -30,16 +30,26 @@ create or replace temp macro sl_clean(x) as nullif(trim(
 create or replace temp macro sl_compact(x) as nullif(replace(replace(
     case when strlen(x) = length(x) then x            -- plain ASCII: nothing to translate
          else translate(x, '{FULL_WIDTH}\u00a0\t', '{HALF_WIDTH}  ') end, ',', ''), ' ', ''), '');
+-- thousands separators only where they group thousands: 1,234,567.5, never 2,3 (read as 23) or 12,34
+create or replace temp macro sl_grouped(x) as
+    case when contains(x, ',') or contains(x, '，')
+         then regexp_full_match(replace(translate(x, '{FULL_WIDTH}\u00a0\t', '{HALF_WIDTH}  '), ' ', ''),
+                                '[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+([.][0-9]*)?')
+         else true end;
 -- a number of more than 24 characters is no value (so that no product or cast below can overflow)
 create or replace temp macro sl_number(x) as
-    case when length(sl_compact(x)) <= 24 then try_cast(sl_compact(x) as decimal(38, 6)) end;
-create or replace temp macro sl_date(c) as coalesce(
+    case when length(sl_compact(x)) <= 24 and sl_grouped(x) then try_cast(sl_compact(x) as decimal(38, 6)) end;
+-- a date written with digits that Python can hold (years 1-9999): DuckDB also reads 'infinity',
+-- 'epoch' and year 99999, which no clerk means (and 'infinity' broke every county's check)
+create or replace temp macro sl_date_any(c) as case when left(c, 1) between '0' and '9' then coalesce(
     try_cast(c as date),
     case when c like '%年%' then cast(try_strptime(c, '%Y年%m月%d日') as date)
          when c like '%/%' then cast(try_strptime(c, '%Y/%m/%d') as date)
          when c like '%.%' then cast(try_strptime(c, '%Y.%m.%d') as date)
          when length(c) = 8 then cast(try_strptime(c, '%Y%m%d') as date)
-         else cast(try_cast(c as timestamp) as date) end);
+         else cast(try_cast(c as timestamp) as date) end) end;
+create or replace temp macro sl_date_in_range(d) as case when d between date '0001-01-01' and date '9999-12-31' then d end;
+create or replace temp macro sl_date(c) as sl_date_in_range(sl_date_any(c));
 """
 
 

@@ -76,7 +76,8 @@ def _excel_number(v: float) -> str:
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))
     if abs(v) >= 1e15:          # Excel keeps 15 significant digits: show what it kept
-        return f"{v:.14E}".replace(".00000000000000E", "E").rstrip("0").replace(".E", "E")
+        mantissa, exponent = f"{v:.14E}".split("E")      # the zeros of the mantissa only: 1E+20, never 1E+2
+        return f"{mantissa.rstrip('0').rstrip('.')}E{exponent}"
     return format(v, ".15g")
 
 
@@ -110,13 +111,31 @@ def decode_text(data: bytes) -> str:
             raise Unusable("文件既不是UTF-8也不是GB18030编码的文本", "the file is neither UTF-8 nor GB18030 text") from exc
 
 
+MAX_COLUMNS = 16384         # Excel's last column, XFD: no return comes near it
+
+
+def _bounded_lines(text: str, first_line: int):
+    """The lines of `text`, refusing one of more than MAX_COLUMNS cells before the csv module makes a
+    list of them (50 million commas on a line: 10 GB as cells)."""
+    for n, physical in enumerate(io.StringIO(text, newline=""), start=first_line):
+        if len(physical) > MAX_COLUMNS and physical.count(",") >= MAX_COLUMNS:
+            raise Unusable(f"第{n}行有{physical.count(',') + 1}列，超过上限{MAX_COLUMNS}列：不是一张报表",
+                           f"line {n} has {physical.count(',') + 1} columns, over the limit of {MAX_COLUMNS}: "
+                           f"not a return")
+        yield physical
+
+
 def _csv_rows(text: str, first_line: int) -> tuple[list[list[str | None]], list[int]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(_bounded_lines(text, first_line))
     cells, rows, line = [], [], first_line
-    for record in reader:
-        cells.append([c if c.strip() else None for c in record])
-        rows.append(line)
-        line = first_line + reader.line_num
+    try:
+        for record in reader:
+            cells.append([c if c.strip() else None for c in record])
+            rows.append(line)
+            line = first_line + reader.line_num
+    except csv.Error as exc:      # a cell longer than the csv module's limit (131,072 characters)
+        raise Unusable(f"第{line}行起的单元格无法读取（{exc}），可能是引号未闭合或单元格过长",
+                       f"the cell from line {line} on cannot be read ({exc}): an unclosed quote or a cell too long") from exc
     return cells, rows
 
 
@@ -139,6 +158,8 @@ def _regular_tail(tail: str, first_line: int) -> pa.Table | None:
     body = tail if tail.endswith("\n") else tail + "\n"
     lines = body.count("\n")
     width = body[:body.index("\n")].count(",") + 1
+    if width > MAX_COLUMNS:
+        return None
     names = [f"c{j}" for j in range(width)]
     ragged = []
     try:
@@ -411,6 +432,7 @@ class SheetXml:
     dimension: tuple[int, int] | None = None    # (last row, last column) of <dimension ref>
     last_row: int = 0               # the r of the last <row>
     unlike: str | None = None
+    max_col: int = 0                # the last column a cell's reference names (1 = A); 0: none past Z
     dated: dict[tuple[int, int], str | None] = field(default_factory=dict)   # (row, column index) -> text
 
 
@@ -485,6 +507,7 @@ def _scan_block(out: SheetXml, text: bytes, styled, durations: set[int], rows: l
     if out.unlike is None and len(found) != len(_ROW_TAG.findall(text)):
         out.unlike = "a row without a number"
     rows.extend(int(r) for r in found)
+    out.max_col = max(out.max_col, _wide_column(text))
     if before_data and out.dimension is None:
         head, data = (text.split(b"<sheetData", 1) + [None])[:2]
         m = _DIMENSION.search(head)
@@ -535,6 +558,53 @@ def _text_unlike(text: bytes) -> bool:
     """Whether XML holds a string calamine may read otherwise than openpyxl (`_TEXT_UNLIKE`)."""
     return (any(lit in text for lit in _TEXT_LITERALS) or text.count(b"<t ") != text.count(b'<t xml:space="preserve"')) \
         and _TEXT_UNLIKE.search(text) is not None
+
+
+_WIDE_REF = re.compile(rb' r="([A-Z]{2,3})[0-9]')
+_NARROW_REFS = [(b' r="' + bytes([64 + n]), n) for n in range(26, 0, -1)]
+
+
+def _wide_column(text: bytes) -> int:
+    """The last column (1 = A) of the cell references of two or three letters in `text` (column AA on;
+    rare, so found in about 1 ms a MB), 0 when there is none."""
+    wide = set(_WIDE_REF.findall(text))
+    return max(_cell_ref(letters.decode() + "1")[1] + 1 for letters in wide) if wide else 0
+
+
+def _narrow_column(z: zipfile.ZipFile, member: str) -> int:
+    """The last of the columns A-Z a cell reference of the sheet names: a second streamed pass, a plain
+    search per letter (some 9 ms a MB), made only for a sheet of more rows than MAX_CELLS / 26."""
+    best, carry = 0, b""
+    with z.open(member) as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            text, carry = carry + chunk, chunk[-8:]
+            best = max(best, next((n for literal, n in _NARROW_REFS if n > best and literal in text), 0))
+            if best == 26:
+                break
+    return best
+
+
+MAX_CELLS = 1 << 23     # some 8 million cells (a sheet of 300,000 rows of 表1 holds 3.6 million): under 1 GB
+
+
+def _check_area(xml: "SheetXml", sheet: str):
+    """Refuse a sheet whose cells reach so far (a stray cell at XFD1048576, as Excel lets a clerk type
+    one) that reading it would take the memory of every row and column up to there: calamine makes
+    room for the whole area at once (a process abort when it cannot), openpyxl pads each row to the
+    <dimension>'s width."""
+    rows, cols = xml.last_row, xml.max_col
+    dim_rows, dim_cols = xml.dimension or (0, 0)
+    area = max(rows * cols, min(rows, dim_rows) * dim_cols)
+    if area > MAX_CELLS:
+        last = max(cols, dim_cols if dim_rows else 0)
+        from openpyxl.utils.cell import get_column_letter
+        ref = f"{get_column_letter(min(max(last, 1), 18278))}{rows}"
+        raise Unusable(
+            f"工作表“{sheet}”的单元格延伸到第{rows}行、第{last}列（{ref}），约{area / 1e6:.0f}百万格，超过上限"
+            f"{MAX_CELLS / 1e6:.1f}百万格：请删除数据区以外的单元格（在Excel中按Ctrl+End可找到最后一格）后保存，再重新报送",
+            f"the cells of the sheet '{sheet}' reach row {rows} and column {last} ({ref}), some {area / 1e6:.0f} million "
+            f"cells, over the limit of {MAX_CELLS / 1e6:.1f} million: delete the cells beyond the data (Ctrl+End in "
+            f"Excel finds the last one), save, and send the file again")
 
 
 _DATED_VALUE = re.compile(rb"\s*(?:<v>([^<&]*)</v>|<v\s*/>)?\s*</c>")
@@ -641,7 +711,8 @@ def read_xlsx_sheet(path: Path, sheet: str) -> Grid:
     _check_zip(path)
     try:
         return _read_xlsx_sheet(path, sheet)
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, EOFError, SyntaxError) as exc:
+    except (zipfile.BadZipFile, KeyError, IndexError, ValueError, TypeError, EOFError, SyntaxError) as exc:
+        # (IndexError: a shared string's number beyond the table of shared strings)
         raise Unusable(f"无法读取工作表“{sheet}”：{exc}", f"cannot read the sheet '{sheet}': {exc}") from exc
 
 
@@ -649,6 +720,8 @@ def _read_xlsx_sheet(path: Path, sheet: str) -> Grid:
     """The cells by python-calamine (fast) when nothing in the workbook makes it read them otherwise than
     openpyxl, else by openpyxl (as always); merged ranges and formulas from one pass over the sheet's XML."""
     xml, member, why = _plan(path, sheet)
+    if xml is not None:
+        _check_area(xml, sheet)
     cells = _calamine_cells(path, sheet, xml) if why is None else None
     if cells is None:
         cells = _openpyxl_cells(path, sheet)
@@ -680,6 +753,8 @@ def _plan(path: Path, sheet: str) -> tuple[SheetXml | None, str | None, str | No
         if member is None:
             return None, None, "the sheet is not where the workbook's relationships say"
         xml = scan_sheet(z, member, date_styles(z))
+        if xml.max_col == 0 and xml.last_row * 26 > MAX_CELLS:     # only then can columns A-Z be too many
+            xml.max_col = _narrow_column(z, member)
         why = xml.unlike or ("formulas" if xml.formulas else None) or ("dates from 1904" if date1904 else None)
         for m in shared:
             if why is None and (m not in z.namelist() or _text_unlike(z.read(m))):
@@ -748,6 +823,14 @@ def xls_sheet_names(path: Path) -> list[str]:
 
 
 def read_xls_sheet(path: Path, sheet: str) -> Grid:
+    try:
+        return _read_xls_sheet(path, sheet)
+    except Exception as exc:  # noqa: BLE001 - xlrd fails on a damaged file in many ways (struct.error, XLRDError...)
+        raise Unusable(f"无法读取工作表“{sheet}”（Excel 97-2003工作簿已损坏）：{exc}",
+                       f"cannot read the sheet '{sheet}' (the Excel 97-2003 workbook is damaged): {exc}") from exc
+
+
+def _read_xls_sheet(path: Path, sheet: str) -> Grid:
     import xlrd
     book = xlrd.open_workbook(path)
     ws = book.sheet_by_name(sheet)
@@ -817,6 +900,8 @@ def parts_of(path: Path) -> tuple[list[Part], list[str]]:
         return [Part(path, ret, None)], []
     if suffix in (".xlsx", ".xls"):
         names = xlsx_sheet_names(path) if suffix == ".xlsx" else xls_sheet_names(path)
+        if not names:        # a zip archive without a workbook part, or a workbook listing no sheet
+            raise Unusable("工作簿中没有任何工作表（文件可能已损坏）", "the workbook holds no sheet (the file may be damaged)")
         by_stem = match_return(path.stem)
         matched = {name: match_return(name) for name in names}
         if by_stem is not None and not any(matched.values()):

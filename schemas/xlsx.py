@@ -29,10 +29,11 @@ def put(ws, row: int, column: int, value):
 
 def append(ws, values) -> int:
     """ws.append for values that may come from a return; returns the row written."""
-    ws.append([clean(v) for v in values])
+    values = [clean(v) for v in values]
+    ws.append(values)
     row = ws._current_row
-    for cell in ws[row]:
-        as_text(cell)
+    for column in range(1, len(values) + 1):    # not ws[row]: that looks at every cell of the sheet (quadratic)
+        as_text(ws.cell(row, column))
     return row
 
 

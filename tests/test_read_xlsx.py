@@ -83,7 +83,7 @@ def test_plain_sheet_is_read_by_calamine_as_excel_shows_it(tmp_path):
         ["1.10101199001011E+17", "0.3", "1.23456789012346E+18"],
         ["123456789012345", "1.23456789012346E+16", "0"],
         ["是", "否", None],
-        ["城关镇", None, "1E+2"],           # 1E+20 as cell_text has always written it
+        ["城关镇", None, "1E+20"],          # never 1E+2 (the exponent's zero stripped: read as 100)
         [None, None, None],
         ["合计", "3", "1"],
     ]
