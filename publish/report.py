@@ -414,11 +414,12 @@ def drop_stale_pending(reports: Path):
     """The pending folders of runs killed before their commit settled them (SIGKILL, a power cut).
     Called by a run holding the warehouse's one writing connection, before it writes any report
     files: every pending folder there is then a dead run's."""
-    folder = Path(reports)
-    if folder.is_dir():
-        for stale in folder.glob(f"{PENDING}*"):
+    try:
+        for stale in Path(reports).glob(f"{PENDING}*"):
             if stale.is_dir() and not stale.is_symlink():
                 shutil.rmtree(stale, ignore_errors=True)
+    except OSError:        # a reports folder that cannot be listed: the run says so when it writes there
+        pass
 
 
 def report_files(out: Path, period: str) -> list[Path]:
