@@ -50,19 +50,33 @@ def exit_code() -> int:
     return 128 + int(RECEIVED[0]) if RECEIVED else 128 + int(signal.SIGINT)
 
 
-@contextmanager
 def waiting_for(on_signal):
     """While the main thread waits for work in another thread: a signal calls `on_signal()` (which
     stops that work) and raises nothing, so no exception lands half-way through the wait; once the
-    block is done, KeyboardInterrupt if a signal came."""
+    block is done, KeyboardInterrupt if a signal came (and the next signals are ignored)."""
+    return _held(on_signal, then_ignore=True)
+
+
+def deferred():
+    """A signal during the block waits for its end, then raises KeyboardInterrupt: a commit and the
+    report files put in place after it are never cut in two (DuckDB would otherwise stop the commit
+    statement with RuntimeError, after it may have committed, and the report files of the stored
+    figures would stay in their .pending folder)."""
+    return _held()
+
+
+@contextmanager
+def _held(on_first=None, then_ignore: bool = False):
+    """The signals `install` set up, recorded during the block instead of raising; the first one
+    calls `on_first()`; KeyboardInterrupt at the end if any came."""
     got: list[int] = []
 
     def record(signum, frame):
         first = not got
         got.append(signum)
         RECEIVED.append(signum)
-        if first:
-            on_signal()
+        if first and on_first is not None:
+            on_first()
 
     signals = handled() if _main_thread() else []
     old = {s: signal.signal(s, record) for s in signals}
@@ -70,29 +84,6 @@ def waiting_for(on_signal):
         yield
     finally:
         for s, handler in old.items():
-            signal.signal(s, signal.SIG_IGN if got else handler)
-    if got:
-        raise KeyboardInterrupt
-
-
-@contextmanager
-def deferred():
-    """A signal during the block waits for its end, then raises KeyboardInterrupt: a commit and the
-    report files put in place after it are never cut in two (DuckDB would otherwise stop the commit
-    statement with RuntimeError, after it may have committed, and the report files of the stored
-    figures would stay in their .pending folder)."""
-    got: list[int] = []
-
-    def record(signum, frame):
-        got.append(signum)
-        RECEIVED.append(signum)
-
-    signals = handled() if _main_thread() else []
-    old = {s: signal.signal(s, record) for s in signals}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_IGN if got and then_ignore else handler)
     if got:
         raise KeyboardInterrupt

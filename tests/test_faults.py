@@ -512,6 +512,17 @@ def test_a_kill_at_any_moment_leaves_every_period_old_or_every_period_new(tmp_pa
     assert list((tmp_path / "reports").glob(".pending-*")) == []          # the next run drops them
 
 
+def _signal_a_run(env: dict, sig: int, delay: float) -> tuple[int, str, str]:
+    """`shangluo run --force` sent `sig` `delay` seconds after its first line: (exit code, stdout, stderr)."""
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--force"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    time.sleep(delay)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
 def test_ctrl_c_is_a_clear_message_and_leaves_the_warehouse_unchanged(built, tmp_path):
     """Ctrl-C at any moment of a run: before its Dagster run starts, while Dagster creates it, in
     the middle of a return, between periods.  Before, depending on the moment, the run failed with
@@ -523,13 +534,8 @@ def test_ctrl_c_is_a_clear_message_and_leaves_the_warehouse_unchanged(built, tmp
     before = state(wh)
     files = wh.read_bytes()
     for delay in (0, 0.3, 0.8, 1.5, 2.5):          # seconds after the first line, the first period's
-        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--force"], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        proc.stdout.readline()
-        time.sleep(delay)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 130, (delay, out + err)
+        code, out, err = _signal_a_run(env, signal.SIGINT, delay)
+        assert code == 130, (delay, out + err)
         assert "已中断" in out and "interrupted" in out and "Traceback" not in out + err, (delay, out + err)
         assert state(wh) == before and wh.read_bytes() == files, delay
 
@@ -572,13 +578,8 @@ def test_sigterm_during_a_run_is_rolled_back_like_ctrl_c(tmp_path):
     shangluo("run", env=env)
     before, files = state(wh), wh.read_bytes()
     for delay in (0.5, 2.5):
-        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--force"], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        proc.stdout.readline()
-        time.sleep(delay)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 143, (delay, out + err)
+        code, out, err = _signal_a_run(env, signal.SIGTERM, delay)
+        assert code == 143, (delay, out + err)
         assert "已中断" in out and "Traceback" not in out + err, (delay, out + err)
         assert state(wh) == before and wh.read_bytes() == files, delay
         assert not list(reports.glob(".pending-*")), delay
