@@ -269,9 +269,14 @@ def _interruptible(held, work):
         finally:
             done.set()
 
+    worker = threading.Thread(target=target, name="shangluo-run")
     with interrupts.waiting_for(held.interrupt):
-        threading.Thread(target=target, name="shangluo-run", daemon=True).start()
+        worker.start()
         done.wait()
+        # wholly ended, its objects freed, before the command goes on: a daemon thread still freeing
+        # DuckDB's objects as the interpreter exits was killed inside C++ and aborted the process
+        # ("FATAL: exception not rethrown", exit -6, seen once after a refused --rekey)
+        worker.join()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
