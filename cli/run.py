@@ -374,16 +374,20 @@ def _per_county(con, period: str):
     for c, source in con.execute("select distinct county_code, source from landing.inventory where period = ? "
                                  "and kind = 'unusable' and return_id is null order by all", [period]).fetchall():
         lines.setdefault(c, {}).setdefault("unusable", []).append(source.rsplit("/", 1)[-1])
-    for c, message in con.execute("select distinct county_code, message_zh from landing.inventory where period = ? "
-                                  "and kind = 'skipped' and county_code not in (select unnest(?::varchar[])) order by all",
-                                  [period, list(AREAS)]).fetchall():
-        lines.setdefault(c, {}).setdefault("folder", []).append(message)
+    from intake.landing import OUTSIDE_COUNTY, SUBFOLDER
+    for c, source, message in con.execute(   # folders that are no county, files beside them, subfolders
+            "select distinct county_code, source, message_zh from landing.inventory where period = ? and kind = 'skipped' "
+            "and (county_code not in (select unnest(?::varchar[])) or message_zh in (?, ?)) order by all",
+            [period, list(AREAS), OUTSIDE_COUNTY[0], SUBFOLDER[0]]).fetchall():
+        named = message if c and c not in AREAS else f"{source.split('/', 1)[-1]}（{message}）"   # the folder's message names it
+        lines.setdefault(c, {}).setdefault("folder", []).append(named)
     words = {"missing": "未报送 missing", "rejected": "退回无采用版本 rejected",
              "newer_rejected": "新版本退回、原版本继续有效 newer version rejected, the one before in force",
              "unusable": "无法使用的文件 unusable", "folder": "目录 folder"}
     for c, states in sorted(lines.items()):
         parts = [f"{words[k]}: {'、'.join(v)}" for k, v in states.items()]
-        _say(f"  {c} {AREAS.get(c, c)}: " + "; ".join(parts))
+        where = f"{c} {AREAS.get(c, c)}" if c else f"{period}/"        # "": beside the county folders
+        _say(f"  {where}: " + "; ".join(parts))
 
 
 STEP_LABELS = {"landing__inventory": "清点接收目录 scanning landing", "staging": "读取和检查报表 reading and checking returns",

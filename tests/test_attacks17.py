@@ -282,6 +282,9 @@ def test_returns_beside_the_county_folders_or_in_a_subfolder_are_skipped_with_a_
                                        "<period>/<county_code>/"}
     assert "employment" not in {e.return_id for e in entries if e.kind == "part"}
     assert scan_period(landing, "2022", 1 << 30, county="611024") == [e for e in entries if e.county_code == "611024"]
+    out = shangluo("run", env=cli_env(tmp_path, landing)).stdout          # the summary names both, where they are
+    assert "  2022/: 目录 folder: 表4.csv（文件不在县区目录中" in out, out
+    assert "  611024 山阳县: " in out and "2022年报表（子目录中的文件不读取" in out, out
 
 
 # ------------------------------------------------------------------ validate's options and its workbook
