@@ -27,14 +27,14 @@ MACROS = f"""
 create or replace temp macro sl_clean(x) as nullif(trim(
     case when contains(x, '\u3000') or contains(x, '\u00a0') or contains(x, chr(9))
          then translate(x, '\u3000\u00a0\t', '   ') else x end), '');
-create or replace temp macro sl_compact(x) as nullif(replace(replace(
+create or replace temp macro sl_half_width(x) as
     case when strlen(x) = length(x) then x            -- plain ASCII: nothing to translate
-         else translate(x, '{FULL_WIDTH}\u00a0\t', '{HALF_WIDTH}  ') end, ',', ''), ' ', ''), '');
+         else translate(x, '{FULL_WIDTH}\u00a0\t', '{HALF_WIDTH}  ') end;
+create or replace temp macro sl_compact(x) as nullif(replace(replace(sl_half_width(x), ',', ''), ' ', ''), '');
 -- thousands separators only where they group thousands: 1,234,567.5, never 2,3 (read as 23) or 12,34
 create or replace temp macro sl_grouped(x) as
     case when contains(x, ',') or contains(x, '，')
-         then regexp_full_match(replace(translate(x, '{FULL_WIDTH}\u00a0\t', '{HALF_WIDTH}  '), ' ', ''),
-                                '[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+([.][0-9]*)?')
+         then regexp_full_match(replace(sl_half_width(x), ' ', ''), '[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+([.][0-9]*)?')
          else true end;
 -- a number of more than 24 characters is no value (so that no product or cast below can overflow)
 create or replace temp macro sl_number(x) as
