@@ -202,11 +202,11 @@ def _files(county_dir: Path):
     return (path for path in sorted(county_dir.iterdir()) if not path.is_dir())
 
 
-def _subfolders(root: Path, period: str, county_dir: Path) -> list[Entry]:
+def _subfolder(root: Path, period: str, county: str, path: Path) -> list[Entry]:
     """A folder inside a county folder (a clerk's 2022年报表/) is not read, but said."""
-    return [Entry(period, county_dir.name, "skipped", recorded_name(path.relative_to(root).as_posix()),
-                  message_zh=SUBFOLDER[0], message_en=SUBFOLDER[1])
-            for path in sorted(county_dir.iterdir()) if path.is_dir() and not is_system_file(path.name)]
+    return [] if is_system_file(path.name) else [
+        Entry(period, county, "skipped", recorded_name(path.relative_to(root).as_posix()),
+              message_zh=SUBFOLDER[0], message_en=SUBFOLDER[1])]
 
 
 def scan_period(root: Path, period: str, max_bytes: int, county: str | None = None,
@@ -217,9 +217,11 @@ def scan_period(root: Path, period: str, max_bytes: int, county: str | None = No
         if refused:
             out.append(refused)
             continue
-        for path in _files(county_dir):
+        listed = [(path, path.is_dir()) for path in sorted(county_dir.iterdir())]     # listed once
+        for path, _ in [item for item in listed if not item[1]]:
             out.extend(scan_file(root, period, county_dir.name, path, max_bytes, known))
-        out.extend(_subfolders(root, period, county_dir))
+        for path, _ in [item for item in listed if item[1]]:
+            out.extend(_subfolder(root, period, county_dir.name, path))
     return out
 
 
