@@ -42,8 +42,16 @@ def mask_ids_sql(x: str) -> str:
 
 
 def holds_id_sql(x: str) -> str:
-    """SQL: true where `x` holds an ID-number shape (both shapes are 15 digits or more in a row)."""
-    return f"coalesce(regexp_matches({x}, '[0-9]{{15}}'), false)"
+    """SQL: true where `x` holds an ID-number shape (both shapes are 15 digits or more in a row).
+    The length test first: most text (a township's name) is shorter, and DuckDB then runs no regex."""
+    return f"coalesce(length({x}) >= 15 and regexp_matches({x}, '[0-9]{{15}}'), false)"
+
+
+def masked_text_sql(x: str, clean: str) -> str:
+    """SQL: `clean` (a cleaned form of the text `x` that keeps its runs of digits) with every ID-number
+    shape masked; the two regex replacements run only where `x` holds such a shape (on a large 表1,
+    with two text columns, the bulk statement takes some 6% less CPU time, measured side by side)."""
+    return f"case when {holds_id_sql(x)} then {mask_ids_sql(clean)} else {clean} end"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pyarrow as pa
 from . import engine
 from .checks import ID_FACTS
 from .core import Field, Return
-from .messages import holds_id_sql, mask_ids_sql
+from .messages import holds_id_sql, masked_text_sql
 
 FULL_WIDTH = "０１２３４５６７８９．，－＋　"
 HALF_WIDTH = "0123456789.,-+ "
@@ -102,7 +102,7 @@ def _typed(f: Field, x: str, scale: Decimal | None = None) -> tuple[str, str, bo
         if not f.value_aliases:
             return prep, "@p", False
         return prep, _case("@p", {a: _sql_str(v) for a, v in f.value_aliases.items()}, "@p"), False
-    return mask_ids_sql(f"sl_clean({x})"), "@p", False     # free text: an ID number typed into it is masked
+    return masked_text_sql(x, f"sl_clean({x})"), "@p", False     # free text: an ID number typed into it is masked
 
 
 def select_sql(ret: Return, present: set[str], source: str = "raw", order: bool = True, carry: tuple = (),
