@@ -101,7 +101,7 @@ def forget_stamps(con: duckdb.DuckDBPyConnection, periods: list[str] | None = No
 def record_stamps(con: duckdb.DuckDBPyConnection, stamps: dict[str, str], when):
     con.execute("delete from ref.build_stamps where period in (select unnest(?))", [list(stamps)])
     if stamps:
-        con.executemany("insert into ref.build_stamps values (?, ?, ?)", [(p, s, when) for p, s in stamps.items()])
+        insert_values(con, "ref.build_stamps", _types("ref.build_stamps"), [[p, s, when] for p, s in stamps.items()])
 
 
 def insert_from(con: duckdb.DuckDBPyConnection, table: str, relation: str, constants: dict | None = None):
@@ -306,7 +306,7 @@ def create_table(con, table: str, comment: str, columns: dict[str, tuple[str, st
     `_present` says of the warehouse, asked once for many tables."""
     con.execute(f"create table if not exists {table} (" +
                 ", ".join(f'"{c}" {t}' for c, (t, _) in columns.items()) + ")")
-    have_comment, have = (present if present is not None else _present(con)).get(table, (None, {}))
+    have_comment, have = (present if present is not None else _present(con, table)).get(table, (None, {}))
     for c, (t, text) in columns.items():
         if c not in have:                 # a warehouse built by an older version gains new columns
             con.execute(f'alter table {table} add column if not exists "{c}" {t}')
@@ -316,12 +316,13 @@ def create_table(con, table: str, comment: str, columns: dict[str, tuple[str, st
         con.execute(f"comment on table {table} is {_q(comment)}")
 
 
-def _present(con) -> dict[str, tuple[str | None, dict[str, str | None]]]:
-    """schema.table -> (its comment, column -> comment) of the warehouse's tables."""
+def _present(con, table: str | None = None) -> dict[str, tuple[str | None, dict[str, str | None]]]:
+    """schema.table -> (its comment, column -> comment) of the warehouse's tables (or of `table` alone)."""
+    where = "database_name = current_database() and (? is null or schema_name || '.' || table_name = ?)"
     out = {f"{s}.{t}": (c, {}) for s, t, c in con.execute(
-        "select schema_name, table_name, comment from duckdb_tables() where database_name = current_database()").fetchall()}
+        f"select schema_name, table_name, comment from duckdb_tables() where {where}", [table, table]).fetchall()}
     for s, t, col, c in con.execute("select schema_name, table_name, column_name, comment from duckdb_columns() "
-                                    "where database_name = current_database()").fetchall():
+                                    f"where {where}", [table, table]).fetchall():
         if f"{s}.{t}" in out:
             out[f"{s}.{t}"][1][col] = c
     return out
@@ -340,21 +341,36 @@ def ensure_schema(con: duckdb.DuckDBPyConnection):
                 f"{ret.table_label} {ret.title}：采用中的版本的数据行 / {ret.return_id}: rows of the versions in force",
                 staging_columns(ret), present)
     con.execute("delete from ref.areas")
-    con.executemany("insert into ref.areas values (?, ?)", list(AREAS.items()))
+    insert_values(con, "ref.areas", _types("ref.areas"), [list(a) for a in AREAS.items()])
     con.execute("delete from ref.area_members")
     members = [(c, c) for c in COUNTIES] + [(CITY_CODE, c) for c in (*COUNTIES, CITY_CODE)]
-    con.executemany("insert into ref.area_members values (?, ?)", members)
+    insert_values(con, "ref.area_members", _types("ref.area_members"), [list(m) for m in members])
 
 
 def section_sql(section: str) -> str:
     return (SQL_DIR / "sections" / f"{section}.sql").read_text(encoding="utf-8")
 
 
-def ensure_section_table(con, section: str, select_sql: str):
-    """The section table takes its figure columns' types from its SQL."""
-    rel = con.sql(f"select * from ({select_sql}) limit 0")
-    types = {c: str(t) for c, t in zip(rel.columns, rel.types)}
+def ensure_section_table(con, section: str, types: dict[str, str]) -> dict[str, str]:
+    """The section table, its figure columns typed as its SQL's result (`types`: column -> type);
+    returns its columns' types."""
     base = lambda c: c.removesuffix("_previous").removesuffix("_change")  # noqa: E731
     columns = {c: (t or types[base(c)], text) for c, (t, text) in section_columns(section).items()}
     create_table(con, f"report.{section}", f"{SECTION_LABELS[section]}：期别×地区 / section {section}, period × area",
             columns)
+    return {c: t for c, (t, _) in columns.items()}
+
+
+def _types(table: str) -> dict[str, str]:
+    """column -> type of a ledger or reference table, as declared in LEDGER."""
+    return {c: t for c, (t, _) in LEDGER[table][1].items()}
+
+
+def insert_values(con: duckdb.DuckDBPyConnection, table: str, types: dict[str, str], rows: list[list]):
+    """Rows of Python values (in the order of `types`: column -> type) into `table` in one statement,
+    each value cast to its column's type as an insert casts it (`executemany` costs a statement a row)."""
+    if not rows:
+        return
+    row = "(" + ", ".join(f"cast(? as {t})" for t in types.values()) + ")"
+    names = ", ".join(f'"{c}"' for c in types)
+    con.execute(f"insert into {table} ({names}) values " + ", ".join([row] * len(rows)), [v for r in rows for v in r])

@@ -19,7 +19,7 @@ from schemas.catalogue import RETURN_IDS, RETURNS
 from schemas.core import AREAS, CITY_CODE, COUNTIES
 from shangluo.config import code_digest, deadline
 
-from .db import ensure_section_table, insert_arrow, section_sql
+from .db import ensure_section_table, insert_arrow, insert_values, section_sql
 from .figures import SECTIONS, VALUE_SCALE, Figure, section_figures, section_reads
 
 
@@ -141,10 +141,10 @@ def refresh_section(con: duckdb.DuckDBPyConnection, period: str, section: str, i
     `inputs`: the digest of what it is built from (`section_inputs`), kept on every row."""
     _set_period(con, period)
     in_force = _in_force(con, [period, str(int(period) - 1)])
-    sql = section_sql(section)
-    ensure_section_table(con, section, sql)
-    rel = con.sql(sql)
-    rows = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+    rel = con.sql(section_sql(section))
+    columns, types = rel.columns, [str(t) for t in rel.types]
+    rows = [dict(zip(columns, r)) for r in rel.fetchall()]
+    table_types = ensure_section_table(con, section, dict(zip(columns, types)))
     figs = section_figures(section)
     previous = {r[0]: dict(zip((f.figure_id for f in figs), r[1:])) for r in con.execute(
         f"select area_code, {', '.join(f.figure_id for f in figs)} from report.{section} where period = ?",
@@ -165,8 +165,7 @@ def refresh_section(con: duckdb.DuckDBPyConnection, period: str, section: str, i
     con.execute(f"delete from report.{section} where period = ?", [period])
     if rows:
         cols = list(rows[0])
-        con.executemany(f"insert into report.{section} ({', '.join(cols)}) values ({', '.join('?' * len(cols))})",
-                        [[r[c] for c in cols] for r in rows])
+        insert_values(con, f"report.{section}", {c: table_types[c] for c in cols}, [[r[c] for c in cols] for r in rows])
     return {r["area_code"]: r["complete"] for r in rows}
 
 
