@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 
 import duckdb
 
@@ -38,3 +39,26 @@ def test_a_key_repeated_in_another_county_rejects_the_later_version(tmp_path):
     assert found == [(second, 2, copied["site_name"], "relocation_sites.site_name.unique_city")]
     staged = con.execute("select county_code, count(*) from staging.relocation_sites group by all").fetchall()
     assert staged == [(first, len(rows[first]))]          # the rejected version's rows left staging
+
+
+def test_tables_are_created_whole_and_an_older_table_gains_its_new_columns_and_comments(tmp_path):
+    """`create_table` in one call: a new table with every column and comment; a table of an older
+    version gains the missing column and the changed comments, and keeps its rows."""
+    from warehouse.db import create_table, insert_values
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema report")
+    columns = {"area_code": ("VARCHAR", "地区代码 / area code"), "value": ("DECIMAL(18,2)", "值；含分号 / it's a value")}
+    create_table(con, "report.t", "表 / table", columns)
+    comments = "select column_name, data_type, comment from duckdb_columns() where table_name = 't' order by column_index"
+    assert con.execute(comments).fetchall() == [("area_code", "VARCHAR", "地区代码 / area code"),
+                                                ("value", "DECIMAL(18,2)", "值；含分号 / it's a value")]
+    insert_values(con, "report.t", {"area_code": "VARCHAR", "value": "DECIMAL(18,2)"},
+                  [["611002", Decimal("1.25")], ["611021", None]])
+    newer = {**columns, "value": ("DECIMAL(18,2)", "新说明 / new text"), "complete": ("BOOLEAN", "完整 / complete")}
+    create_table(con, "report.t", "表 / table", newer)
+    assert con.execute(comments).fetchall() == [("area_code", "VARCHAR", "地区代码 / area code"),
+                                                ("value", "DECIMAL(18,2)", "新说明 / new text"),
+                                                ("complete", "BOOLEAN", "完整 / complete")]
+    assert con.execute("select * from report.t order by all").fetchall() == [("611002", Decimal("1.25"), None),
+                                                                            ("611021", None, None)]
+    assert con.execute("select comment from duckdb_tables() where table_name = 't'").fetchall() == [("表 / table",)]

@@ -304,16 +304,21 @@ def create_table(con, table: str, comment: str, columns: dict[str, tuple[str, st
     """Create `table` if missing, add missing columns, (re)write every comment that differs (a
     statement per column costs more than the rest of a small run's step).  `present`: what
     `_present` says of the warehouse, asked once for many tables."""
-    con.execute(f"create table if not exists {table} (" +
-                ", ".join(f'"{c}" {t}' for c, (t, _) in columns.items()) + ")")
-    have_comment, have = (present if present is not None else _present(con, table)).get(table, (None, {}))
+    have_comment, have = (present if present is not None else _present(con, table)).get(table, (None, None))
+    statements = []
+    if have is None:                      # a new table: every column in its create statement
+        statements.append(f"create table if not exists {table} (" +
+                          ", ".join(f'"{c}" {t}' for c, (t, _) in columns.items()) + ")")
+        have = dict.fromkeys(columns)
     for c, (t, text) in columns.items():
         if c not in have:                 # a warehouse built by an older version gains new columns
-            con.execute(f'alter table {table} add column if not exists "{c}" {t}')
+            statements.append(f'alter table {table} add column if not exists "{c}" {t}')
         if have.get(c) != text:
-            con.execute(f'comment on column {table}."{c}" is {_q(text)}')
+            statements.append(f'comment on column {table}."{c}" is {_q(text)}')
     if have_comment != comment:
-        con.execute(f"comment on table {table} is {_q(comment)}")
+        statements.append(f"comment on table {table} is {_q(comment)}")
+    if statements:                        # one call: a section table has some 100 columns
+        con.execute(";\n".join(statements))
 
 
 def _present(con, table: str | None = None) -> dict[str, tuple[str | None, dict[str, str | None]]]:
